@@ -1,0 +1,60 @@
+"""Swap every BatchNorm of any model (timm, torchvision, ours) for another norm, in place."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from seqnorm_repro.norms.factory import make_norm, norm_class
+from seqnorm_repro.norms.layers import BatchNorm
+
+log = logging.getLogger(__name__)
+
+# Exactly these types are replaced. Subclasses such as timm's BatchNormAct2d carry more than a
+# norm (an activation, a drop path), so replacing them would change the model: they are reported.
+BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, BatchNorm)
+_INHERITED = ("eps", "momentum", "affine", "track_running_stats")
+
+
+def convert_norm(model: nn.Module, norm: str, **params) -> nn.Module:
+    """Replace every BatchNorm in `model` by `make_norm(norm, C, **params)`, keeping its affine
+    weights and running statistics (where the new layer has them); returns the model.
+
+    eps, momentum, affine and track_running_stats come from each BatchNorm unless given in params.
+    If `model` is itself a BatchNorm, the new layer is returned.
+    """
+    replaced, skipped = 0, set()
+
+    def swap(module: nn.Module) -> nn.Module:
+        nonlocal replaced
+        if type(module) in BATCHNORM_TYPES:
+            replaced += 1
+            return _replacement(module, norm, params)
+        if isinstance(module, _BatchNorm):
+            skipped.add(type(module).__name__)
+        for name, child in module.named_children():
+            setattr(module, name, swap(child))
+        return module
+
+    model = swap(model)
+    log.info("convert_norm: replaced %d BatchNorm layers with %s %s", replaced, norm, params)
+    if skipped:
+        log.warning("convert_norm: left BatchNorm subclasses %s unchanged", sorted(skipped))
+    return model
+
+
+def _replacement(bn: _BatchNorm, norm: str, params: dict) -> nn.Module:
+    """The new layer on the BatchNorm's device and dtype, holding the state they share."""
+    accepted = inspect.signature(norm_class(norm)).parameters.values()
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted)
+    names = {p.name for p in accepted}
+    inherited = {k: getattr(bn, k) for k in _INHERITED if takes_any or k in names}
+    tensor = bn.weight if bn.weight is not None else bn.running_mean
+    placement = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
+    new = make_norm(norm, bn.num_features, **{**inherited, **placement, **params})
+    shared = new.state_dict().keys()
+    new.load_state_dict({k: v for k, v in bn.state_dict().items() if k in shared}, strict=False)
+    return new

@@ -1,0 +1,242 @@
+"""The paper's normalisation layers as nn.Modules that swap in wherever nn.BatchNorm goes.
+
+GhostNorm and SeqNorm follow Sections 2.1-2.3 of the paper; NoisyBatchNorm is the Table 1
+ablation. All share BatchNorm's parameter and buffer names (weight, bias, running_mean,
+running_var, num_batches_tracked), so BatchNorm checkpoints load into them and back, and take
+timm's `device`/`dtype` keywords. None subclasses `_BatchNorm`: `nn.SyncBatchNorm.convert_sync_batchnorm`
+replaces every `_BatchNorm`, which would silently turn them back into global BatchNorm.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from seqnorm_repro.norms.fused import ghost_norm_fused, seq_norm_fused
+from seqnorm_repro.norms.reference import ghost_norm_reference, seq_norm_reference
+from seqnorm_repro.norms.validation import (
+    check_channel_groups,
+    check_ghost_batch,
+    check_input,
+    check_positive_int,
+)
+
+Impl = Literal["auto", "fused", "reference"]
+IMPLS = ("auto", "fused", "reference")
+
+
+class BatchNorm(_BatchNorm):
+    """nn.BatchNorm for (M, C) and (M, C, *) inputs alike, so one name serves MLPs and CNNs."""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"{self}: expected (M, C) or (M, C, *) input, got {tuple(input.shape)}")
+
+
+class GroupNorm(nn.GroupNorm):
+    """nn.GroupNorm with channels first in the signature, like every other norm here."""
+
+    def __init__(
+        self, num_features: int, gc: int, eps: float = 1e-5, affine: bool = True,
+        device=None, dtype=None,
+    ) -> None:  # fmt: skip
+        check_positive_int(f"GroupNorm({num_features})", "gc", gc)
+        check_channel_groups(f"GroupNorm({num_features}, gc={gc})", num_features, gc)
+        super().__init__(gc, num_features, eps, affine, device=device, dtype=dtype)
+        self.gc = gc
+
+
+class NoNorm(nn.Identity):
+    """The paper's no-normalisation baseline, with a norm layer's signature."""
+
+    def __init__(self, num_features: int, device=None, dtype=None) -> None:
+        super().__init__()
+
+
+class _RunningStatsNorm(nn.Module):
+    """BatchNorm's affine parameters, running statistics and state_dict layout, without `_BatchNorm`."""
+
+    _version = 2  # as _BatchNorm: num_batches_tracked exists from version 2 on
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+        affine: bool = True, track_running_stats: bool = True, device=None, dtype=None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.empty(num_features, **factory))
+            self.bias = nn.Parameter(torch.empty(num_features, **factory))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features, **factory))
+            self.register_buffer("running_var", torch.ones(num_features, **factory))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            nn.init.ones_(self.weight)
+            nn.init.zeros_(self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, {self._hyper_repr()}{self._stats_repr()}"
+
+    def _hyper_repr(self) -> str:
+        """The subclass's own hyperparameters, shown after num_features."""
+        return ""
+
+    def _stats_repr(self) -> str:
+        return (
+            f"eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        # Checkpoints from before num_batches_tracked existed, exactly as _BatchNorm handles them.
+        key = prefix + "num_batches_tracked"
+        version = local_metadata.get("version")
+        if self.track_running_stats and (version is None or version < 2) and key not in state_dict:
+            state_dict[key] = torch.tensor(0, dtype=torch.long)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
+
+    def _uses_batch_stats(self) -> bool:
+        return self.training or not self.track_running_stats
+
+    def _momentum_factor(self) -> float:
+        """Count the batch and return the running-average factor, as _BatchNorm does."""
+        self.num_batches_tracked.add_(1)
+        if self.momentum is None:  # cumulative moving average
+            return 1.0 / float(self.num_batches_tracked)
+        return self.momentum
+
+    @torch.no_grad()
+    def _update_running_stats(self, group_mean: Tensor, group_var: Tensor, count: int) -> None:
+        """Momentum update with the mean over groups of the group means and unbiased variances."""
+        factor = self._momentum_factor()
+        unbiased = group_var * (count / max(count - 1, 1))
+        self.running_mean.lerp_(group_mean.mean(0).to(self.running_mean.dtype), factor)
+        self.running_var.lerp_(unbiased.mean(0).to(self.running_var.dtype), factor)
+
+    def _describe(self) -> str:
+        """How error messages name the layer."""
+        return f"{type(self).__name__}({self.num_features})"
+
+    def _eval_norm(self, x: Tensor) -> Tensor:
+        """Eval with running statistics: any batch size, ATen's (cuDNN's) BatchNorm kernel."""
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+        )
+
+
+class _GhostBase(_RunningStatsNorm):
+    """Shared by GhostNorm and SeqNorm: gm contiguous ghost groups and the choice of implementation."""
+
+    def __init__(self, num_features: int, gm: int, impl: Impl = "auto", **kwargs) -> None:
+        check_positive_int(f"{type(self).__name__}({num_features})", "gm", gm)
+        if impl not in IMPLS:
+            raise ValueError(f"{type(self).__name__}: impl={impl!r} is not one of {IMPLS}")
+        super().__init__(num_features, **kwargs)
+        self.gm, self.impl = gm, impl
+
+    def _train_norm(self, x: Tensor) -> Tensor:
+        check_ghost_batch(self._describe(), x.shape, self.gm)
+        y, group_mean, group_var = self._normalise(x, fused=self.impl != "reference")
+        if self.training and self.track_running_stats:
+            per_group = x.numel() // (self.gm * self.num_features)
+            self._update_running_stats(group_mean, group_var, per_group)
+        return y
+
+    def _normalise(self, x: Tensor, fused: bool) -> tuple[Tensor, Tensor, Tensor]:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__}({self.num_features}, gm={self.gm})"
+
+
+class GhostNorm(_GhostBase):
+    """BatchNorm over each of gm contiguous chunks of the batch (Figure 4); gm=1 is BatchNorm."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(self._describe(), x.shape, self.num_features)
+        if not self._uses_batch_stats():
+            return self._eval_norm(x)
+        return self._train_norm(x)
+
+    def _normalise(self, x: Tensor, fused: bool) -> tuple[Tensor, Tensor, Tensor]:
+        ghost_norm = ghost_norm_fused if fused else ghost_norm_reference
+        return ghost_norm(x, self.gm, self.weight, self.bias, self.eps)
+
+    def _hyper_repr(self) -> str:
+        return f"gm={self.gm}, impl={self.impl!r}, "
+
+
+class SeqNorm(_GhostBase):
+    """GroupNorm with gc groups and no affine, then GhostNorm with gm groups and the one affine."""
+
+    def __init__(self, num_features: int, gc: int, gm: int, **kwargs) -> None:
+        check_positive_int(f"SeqNorm({num_features})", "gc", gc)
+        check_channel_groups(f"SeqNorm({num_features}, gc={gc}, gm={gm})", num_features, gc)
+        super().__init__(num_features, gm, **kwargs)
+        self.gc = gc
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(self._describe(), x.shape, self.num_features)
+        if not self._uses_batch_stats():
+            return self._eval_norm(F.group_norm(x, self.gc, eps=self.eps))
+        return self._train_norm(x)
+
+    def _normalise(self, x: Tensor, fused: bool) -> tuple[Tensor, Tensor, Tensor]:
+        seq_norm = seq_norm_fused if fused else seq_norm_reference
+        return seq_norm(x, self.gc, self.gm, self.weight, self.bias, self.eps)
+
+    def _hyper_repr(self) -> str:
+        return f"gc={self.gc}, gm={self.gm}, impl={self.impl!r}, "
+
+    def _describe(self) -> str:
+        return f"SeqNorm({self.num_features}, gc={self.gc}, gm={self.gm})"
+
+
+class NoisyBatchNorm(_RunningStatsNorm):
+    """BatchNorm whose training input gets N(0, noise_std^2) noise just before normalising (Table 1)."""
+
+    def __init__(self, num_features: int, noise_std: float, **kwargs) -> None:
+        if noise_std < 0:
+            raise ValueError(f"NoisyBatchNorm({num_features}): noise_std must be >= 0, got {noise_std}")
+        super().__init__(num_features, **kwargs)
+        self.noise_std = noise_std
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(self._describe(), x.shape, self.num_features)
+        if not self._uses_batch_stats():
+            return self._eval_norm(x)
+        if self.training and self.noise_std > 0:
+            x = x + self.noise_std * torch.randn_like(x)
+        factor = 0.0
+        if self.training and self.track_running_stats:
+            factor = self._momentum_factor()
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, True, factor, self.eps
+        )
+
+    def _hyper_repr(self) -> str:
+        return f"noise_std={self.noise_std}, "

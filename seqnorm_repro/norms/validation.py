@@ -1,0 +1,57 @@
+"""Shape checks shared by the layers: fail before any arithmetic, with the fix in the message."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+# The paper never normalises over fewer than 4 samples (Section 3): "a ratio of 2 results in
+# large information corruption, i.e. all activations are reduced to either 1 or -1 values".
+SMALLEST_PAPER_GROUP = 4
+
+
+def check_input(layer: str, shape: Sequence[int], num_features: int) -> None:
+    """The input is (M, C) or (M, C, *) with C equal to the layer's num_features."""
+    if len(shape) < 2 or shape[1] != num_features:
+        raise ValueError(
+            f"{layer}: expected input of shape (M, {num_features}) or (M, {num_features}, *), "
+            f"got {tuple(shape)}; build the layer with num_features={shape[1] if len(shape) > 1 else '?'}"
+            " or feed it the right activations"
+        )
+
+
+def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
+    """The batch splits into gm groups of at least 2 samples (warn under the paper's 4)."""
+    batch = shape[0]
+    if batch % gm:
+        raise ValueError(
+            f"{layer}: batch of {batch} samples (input shape {tuple(shape)}) is not divisible by "
+            f"gm={gm}; use a per-device batch that is a multiple of {gm} or a gm that divides {batch}"
+        )
+    per_group = batch // gm
+    if per_group < 2:
+        raise ValueError(
+            f"{layer}: gm={gm} leaves {per_group} sample per group for input shape {tuple(shape)}, "
+            f"and one sample cannot be normalised; use gm <= {batch // 2} or a larger batch"
+        )
+    if per_group < SMALLEST_PAPER_GROUP:
+        warnings.warn(
+            f"{layer}: gm={gm} normalises over {per_group} samples per group (input shape "
+            f"{tuple(shape)}); the paper never goes below {SMALLEST_PAPER_GROUP}",
+            stacklevel=3,
+        )
+
+
+def check_channel_groups(layer: str, num_features: int, gc: int) -> None:
+    """gc channel groups must tile the channels exactly."""
+    if gc < 1 or num_features % gc:
+        raise ValueError(
+            f"{layer}: gc={gc} does not divide num_features={num_features}; "
+            f"use a gc that divides {num_features}"
+        )
+
+
+def check_positive_int(layer: str, name: str, value: int) -> None:
+    """gm and gc are counts of groups."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")

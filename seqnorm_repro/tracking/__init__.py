@@ -1,0 +1,1 @@
+"""Where results come from: provenance for results files, W&B and local run records."""

@@ -1,0 +1,31 @@
+"""torch.compile traces a model using the layers without graph breaks, forward and backward."""
+
+import pytest
+import torch
+from torch import nn
+
+from seqnorm_repro.norms import make_norm
+
+
+@pytest.mark.parametrize(("name", "params"), [("ghostnorm", {"gm": 4}), ("seqnorm", {"gc": 2, "gm": 4})])
+def test_compiled_model_matches_eager(name, params):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), make_norm(name, 4, **params), nn.ReLU())
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    x = torch.randn(16, 3, 6, 6)
+    eager_out = model(x)
+    eager_out.square().sum().backward()
+    eager_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled_out = compiled(x)
+    compiled_out.square().sum().backward()
+    torch.testing.assert_close(compiled_out, eager_out)
+    for param, expected in zip(model.parameters(), eager_grads, strict=True):
+        torch.testing.assert_close(param.grad, expected)
+
+
+def test_inductor_compiles_ghostnorm():
+    model = nn.Sequential(nn.Linear(8, 8), make_norm("ghostnorm", 8, gm=2))
+    compiled = torch.compile(model)
+    x = torch.randn(8, 8)
+    compiled(x).sum().backward()
+    torch.testing.assert_close(compiled(x), model(x))

@@ -1,0 +1,73 @@
+"""Bad shapes and values fail before any arithmetic, naming the layer, the shape and the fix."""
+
+import pytest
+import torch
+
+from seqnorm_repro.norms import GhostNorm, GroupNorm, NoisyBatchNorm, SeqNorm, make_norm, norm_layer
+
+
+def test_batch_not_divisible_by_gm():
+    with pytest.raises(ValueError, match=r"GhostNorm\(4, gm=8\): batch of 12 samples .*\(12, 4, 2, 2\).*"
+                       r"not divisible by gm=8; use a per-device batch that is a multiple of 8"):  # fmt: skip
+        GhostNorm(4, gm=8)(torch.randn(12, 4, 2, 2))
+
+
+def test_one_sample_per_group():
+    with pytest.raises(
+        ValueError, match=r"SeqNorm\(4, gc=2, gm=8\): gm=8 leaves 1 sample per group.*use gm <= 4"
+    ):
+        SeqNorm(4, gc=2, gm=8)(torch.randn(8, 4))
+
+
+def test_fewer_than_four_samples_per_group_warns():
+    with pytest.warns(
+        UserWarning,
+        match=r"GhostNorm\(4, gm=4\): gm=4 normalises over 3 samples.*never goes below 4",
+    ):
+        GhostNorm(4, gm=4)(torch.randn(12, 4))
+
+
+def test_channels_not_divisible_by_gc():
+    with pytest.raises(ValueError, match=r"SeqNorm\(6, gc=4, gm=2\): gc=4 does not divide num_features=6"):
+        SeqNorm(6, gc=4, gm=2)
+    with pytest.raises(ValueError, match=r"GroupNorm\(6, gc=4\): gc=4 does not divide"):
+        GroupNorm(6, gc=4)
+
+
+def test_wrong_channel_count_names_the_layer():
+    with pytest.raises(
+        ValueError, match=r"GhostNorm\(4, gm=2\): expected input of shape \(M, 4\).*got \(8, 5\)"
+    ):
+        GhostNorm(4, gm=2)(torch.randn(8, 5))
+    with pytest.raises(ValueError, match=r"SeqNorm\(4, gc=2, gm=2\): expected input"):
+        SeqNorm(4, gc=2, gm=2).eval()(torch.randn(8, 5))
+
+
+@pytest.mark.parametrize("gm", [0, -2, 2.5, True])
+def test_gm_must_be_a_positive_integer(gm):
+    with pytest.raises(ValueError, match=r"GhostNorm\(4\): gm must be a positive integer"):
+        GhostNorm(4, gm=gm)
+
+
+def test_negative_noise():
+    with pytest.raises(ValueError, match=r"noise_std must be >= 0"):
+        NoisyBatchNorm(4, noise_std=-0.1)
+
+
+def test_unknown_impl():
+    with pytest.raises(ValueError, match=r"impl='cuda' is not one of"):
+        GhostNorm(4, gm=2, impl="cuda")
+
+
+def test_unknown_norm_name_lists_the_names():
+    with pytest.raises(ValueError, match=r"unknown norm 'ghost'; choose one of \['batchnorm', 'ghostnorm'"):
+        make_norm("ghost", 4)
+    with pytest.raises(ValueError, match=r"unknown norm 'ghost'"):
+        norm_layer("ghost")
+
+
+def test_parameters_a_norm_does_not_take():
+    with pytest.raises(ValueError, match=r"norm 'batchnorm' with parameters \{'gm': 8\}.*'gm'"):
+        make_norm("batchnorm", 4, gm=8)
+    with pytest.raises(ValueError, match=r"norm 'ghostnorm' with parameters \{\}.*gm"):
+        make_norm("ghostnorm", 4)

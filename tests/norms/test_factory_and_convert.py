@@ -1,0 +1,105 @@
+"""Every norm builds by name, and convert_norm swaps the BatchNorms of timm, torchvision and our models."""
+
+import logging
+
+import pytest
+import timm
+import torch
+import torchvision
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from seqnorm_repro.norms import (
+    NORM_LAYERS,
+    GhostNorm,
+    NoisyBatchNorm,
+    NoNorm,
+    SeqNorm,
+    convert_norm,
+    make_norm,
+    norm_layer,
+)
+
+PARAMS = {
+    "batchnorm": {},
+    "ghostnorm": {"gm": 2},
+    "seqnorm": {"gc": 2, "gm": 2},
+    "groupnorm": {"gc": 2},
+    "noisy_batchnorm": {"noise_std": 0.01},
+    "none": {},
+}
+
+
+def test_every_registered_norm_has_test_parameters():
+    assert set(PARAMS) == set(NORM_LAYERS)
+
+
+@pytest.mark.parametrize("name", sorted(NORM_LAYERS))
+@pytest.mark.parametrize("shape", [(8, 4), (8, 4, 3, 3)])
+def test_make_norm_builds_every_norm_for_mlps_and_cnns(name, shape):
+    layer = make_norm(name, 4, **PARAMS[name], device="cpu", dtype=torch.float64)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    y = layer(x)
+    assert y.shape == shape and torch.isfinite(y).all()
+    y.sum().backward()
+    assert all(p.dtype == torch.float64 for p in layer.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(NORM_LAYERS))
+def test_norm_layer_builds_timm_resnet18(name):
+    model = timm.create_model("resnet18", num_classes=10, norm_layer=norm_layer(name, **PARAMS[name]))
+    expected = NORM_LAYERS[name]
+    assert any(type(m) is expected for m in model.modules())
+    model(torch.randn(8, 3, 32, 32)).sum().backward()
+
+
+def _resnet18(library: str) -> nn.Module:
+    if library == "timm":
+        return timm.create_model("resnet18", num_classes=10)
+    return torchvision.models.resnet18(num_classes=10)
+
+
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+@pytest.mark.parametrize("norm", ["ghostnorm", "seqnorm"])
+def test_convert_resnet18_keeps_state_and_runs(library, norm, caplog):
+    model = _resnet18(library)
+    model(torch.randn(8, 3, 32, 32))  # give the running stats something to carry over
+    bn_state = {k: v.clone() for k, v in model.state_dict().items()}
+    with caplog.at_level(logging.INFO, logger="seqnorm_repro.norms.convert"):
+        convert_norm(model, norm, **PARAMS[norm])
+    assert "replaced 20 BatchNorm layers" in caplog.text
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    for key, value in model.state_dict().items():  # weights and running stats carried over
+        torch.testing.assert_close(value, bn_state[key])
+    model(torch.randn(8, 3, 32, 32)).sum().backward()
+    fresh = _resnet18(library)
+    fresh.load_state_dict(model.state_dict())  # and the converted state loads back into BatchNorm
+
+
+def test_convert_an_mlp_and_a_bare_batchnorm():
+    mlp = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8, momentum=0.3), nn.ReLU(), nn.Linear(8, 2))
+    convert_norm(mlp, "noisy_batchnorm", noise_std=0.1)
+    assert isinstance(mlp[1], NoisyBatchNorm) and mlp[1].momentum == 0.3
+    assert isinstance(convert_norm(nn.BatchNorm2d(4), "ghostnorm", gm=2), GhostNorm)
+    assert isinstance(convert_norm(nn.BatchNorm2d(4), "none"), NoNorm)
+
+
+def test_convert_to_groupnorm_keeps_affine_weights():
+    bn = nn.BatchNorm2d(4)
+    nn.init.uniform_(bn.weight)
+    gn = convert_norm(bn, "groupnorm", gc=2)
+    torch.testing.assert_close(gn.weight, bn.weight)
+
+
+def test_convert_keeps_device_and_dtype():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).double()
+    convert_norm(model, "seqnorm", gc=2, gm=2)
+    assert model[1].weight.dtype == model[1].running_mean.dtype == torch.float64
+
+
+def test_sync_batchnorm_conversion_leaves_ghost_and_seq_norms_alone():
+    model = nn.Sequential(nn.BatchNorm2d(4), GhostNorm(4, gm=2), SeqNorm(4, gc=2, gm=2))
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert [type(m) for m in model] == [nn.SyncBatchNorm, GhostNorm, SeqNorm]
+    convert_norm(model, "ghostnorm", gm=4)  # and SyncBatchNorm converts like any BatchNorm
+    assert isinstance(model[0], GhostNorm) and model[0].gm == 4
