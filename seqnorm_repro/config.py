@@ -1,0 +1,241 @@
+"""The typed config schema: Hydra merges conf/ into these dataclasses, so a wrong type or an unknown
+key fails at composition, and `validate` checks ranges and cross-field rules before any data loads.
+
+Every group of conf/ has one dataclass here; the yaml files only set values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
+MODELS = ("simplenet", "resnet56", "wrn28_10", "resnet18")
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
+AMP_MODES = ("none", "bf16", "fp16")
+LOGGERS = ("wandb", "none")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key and the fix."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass
+class PathsConfig:
+    data_dir: str = "${oc.env:SEQNORM_DATA_DIR,data}"
+    imagenet_dir: str = "${paths.data_dir}/imagenet"
+    output_dir: str = "${hydra:runtime.output_dir}"
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "mnist5k"
+    val_size: int = 500  # stratified validation split taken from the training set; 0 for none
+    test_size: int = 1000  # mnist5k only: stratified test split of the 5,000 digits
+    split_seed: int = 0  # the validation (and mnist5k test) split; fixed across a sweep's runs
+    download: bool = True  # torchvision datasets: download when missing (needs the internet)
+    verify_checksums: bool = True  # torchvision's md5 checks of the CIFAR files
+    num_workers: int = 2
+
+    def __post_init__(self) -> None:
+        _require(self.name in DATASETS, f"dataset.name={self.name!r} is not one of {DATASETS}")
+        _require(self.val_size >= 0, f"dataset.val_size={self.val_size} must be >= 0")
+        _require(self.num_workers >= 0, f"dataset.num_workers={self.num_workers} must be >= 0")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "simplenet"
+    hidden: list[int] = field(default_factory=lambda: [512, 300])  # simplenet's hidden widths
+    dropout: float = 0.0  # wrn28_10's dropout between the convolutions of a block
+    library: str = "timm"  # resnet18: "timm" or "torchvision"
+
+    def __post_init__(self) -> None:
+        _require(self.name in MODELS, f"model.name={self.name!r} is not one of {MODELS}")
+        _require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+        _require(
+            self.library in ("timm", "torchvision"), f"model.library={self.library!r}: timm or torchvision"
+        )
+
+
+@dataclass
+class NormConfig:
+    name: str = "batchnorm"  # see seqnorm_repro.norms.NORM_LAYERS
+    gm: int | None = None  # ghost groups per forward pass (ghostnorm, seqnorm)
+    gc: int | None = None  # channel groups (seqnorm, groupnorm)
+    noise_std: float | None = None  # noisy_batchnorm
+    impl: str | None = None  # ghostnorm, seqnorm: auto | fused | reference
+
+    def params(self) -> dict[str, Any]:
+        """The keyword arguments for make_norm: the fields this norm's yaml set."""
+        values = {"gm": self.gm, "gc": self.gc, "noise_std": self.noise_std, "impl": self.impl}
+        return {key: value for key, value in values.items() if value is not None}
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 0.4
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    norm_weight_decay: bool = False  # decay norm weights and biases (ndim <= 1) too
+    reference_batch: int | None = None  # linear scaling: lr is per this many images
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, f"optim.lr={self.lr} must be > 0")
+        _require(0 <= self.momentum < 1, f"optim.momentum={self.momentum} must be in [0, 1)")
+        _require(self.weight_decay >= 0, f"optim.weight_decay={self.weight_decay} must be >= 0")
+        _require(not self.nesterov or self.momentum > 0, "optim.nesterov=true needs optim.momentum > 0")
+
+
+@dataclass
+class ScheduleConfig:
+    """Learning-rate multipliers of optim.lr, stepped per iteration.
+
+    constant: 1. cosine: 1 -> end_factor. warmup_cosine: start_factor -> peak_factor linearly over
+    warmup_epochs, then cosine -> end_factor. onecycle: start_factor -> peak_factor over warmup_epochs,
+    -> start_factor over cooldown_epochs, then -> end_factor linearly over the remaining epochs.
+    """
+
+    name: str = "constant"
+    warmup_epochs: float = 0.0
+    cooldown_epochs: float = 0.0
+    start_factor: float = 1.0
+    peak_factor: float = 1.0
+    end_factor: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.name in SCHEDULES, f"schedule.name={self.name!r} is not one of {SCHEDULES}")
+        _require(self.warmup_epochs >= 0 and self.cooldown_epochs >= 0, "schedule epochs must be >= 0")
+
+
+@dataclass
+class AugmentConfig:
+    flip: bool = False
+    pad_crop: int = 0  # random crop after zero-padding by this many pixels (CIFAR: 4)
+    cutout: int = 0  # side of the square Cutout patch (CIFAR: 16)
+    randaugment_n: int = 0  # torchvision RandAugment num_ops; 0 turns it off
+    randaugment_m: int = 9  # RandAugment magnitude
+    random_resized_crop: int = 0  # ImageNet training crop size (224)
+    eval_resize: int = 0  # ImageNet evaluation: resize to this, then centre-crop
+    eval_crop: int = 0
+    mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixup of batches; 0 turns it off
+
+    def __post_init__(self) -> None:
+        for key in ("pad_crop", "cutout", "randaugment_n", "random_resized_crop", "eval_resize", "eval_crop"):
+            _require(getattr(self, key) >= 0, f"augment.{key}={getattr(self, key)} must be >= 0")
+        _require(
+            0 <= self.randaugment_m <= 30, f"augment.randaugment_m={self.randaugment_m} must be in [0, 30]"
+        )
+        _require(self.mixup_alpha >= 0, f"augment.mixup_alpha={self.mixup_alpha} must be >= 0")
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "wandb"
+    mode: str = "offline"  # offline (default: no account needed; `wandb sync` uploads later) | online
+    project: str = "seqnorm-repro"
+    entity: str | None = None
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.name in LOGGERS, f"logger.name={self.name!r} is not one of {LOGGERS}")
+        _require(self.mode in ("offline", "online", "disabled"), f"logger.mode={self.mode!r}")
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 10
+    batch_size: int = 512  # global batch per optimizer step
+    eval_batch_size: int = 1024
+    accumulate_steps: int = 1  # forward passes per step; each sees batch_size / accumulate_steps
+    device: str = "auto"  # auto: cuda when available, else cpu
+    amp: str = "none"  # none | bf16 | fp16 (CUDA only; fp16 uses a GradScaler)
+    channels_last: bool = False
+    compile: bool = False
+    grad_clip: float | None = None  # max global gradient norm
+    label_smoothing: float = 0.0
+    deterministic: bool = False
+    resume: str = "auto"  # auto: continue from checkpoints/last.pt in the run dir | never
+    limit_train_batches: int | None = None  # smoke runs: stop each epoch after this many steps
+    limit_eval_batches: int | None = None
+    progress: bool = True  # tqdm bars on a terminal
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "eval_batch_size", "accumulate_steps"):
+            _require(getattr(self, key) >= 1, f"trainer.{key}={getattr(self, key)} must be >= 1")
+        _require(self.amp in AMP_MODES, f"trainer.amp={self.amp!r} is not one of {AMP_MODES}")
+        _require(self.resume in ("auto", "never"), f"trainer.resume={self.resume!r}: auto or never")
+        _require(
+            self.grad_clip is None or self.grad_clip > 0, f"trainer.grad_clip={self.grad_clip} must be > 0"
+        )
+        _require(
+            0 <= self.label_smoothing < 1, f"trainer.label_smoothing={self.label_smoothing} not in [0, 1)"
+        )
+        _require(
+            self.batch_size % self.accumulate_steps == 0,
+            f"trainer.batch_size={self.batch_size} is not divisible by trainer.accumulate_steps="
+            f"{self.accumulate_steps}",
+        )
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    gm: int = 8  # fed to norm.gm by conf/norm/{ghostnorm,seqnorm}.yaml
+    gc: int = 4  # fed to norm.gc by conf/norm/{seqnorm,groupnorm}.yaml
+    name: str = "default"
+    tags: list[str] = field(default_factory=list)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    norm: NormConfig = field(default_factory=NormConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def register_configs() -> None:
+    """Put the schema in Hydra's ConfigStore; conf/config.yaml lists it first in its defaults."""
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+def validate(cfg: DictConfig) -> Config:
+    """Resolve `cfg` into typed dataclasses (running their range checks), then the cross-field rules.
+
+    Raises ConfigError with the key to change; needs no data and builds no model.
+    """
+    try:
+        typed: Config = OmegaConf.to_object(cfg)
+    except ValueError as err:  # a __post_init__ check; OmegaConf wraps it with its own context
+        raise ConfigError(str(err).splitlines()[0]) from None
+    from seqnorm_repro.norms import NORM_LAYERS  # the norms package stays free of config imports
+
+    norm = typed.norm
+    _require(norm.name in NORM_LAYERS, f"norm.name={norm.name!r} is not one of {sorted(NORM_LAYERS)}")
+    micro_batch = typed.trainer.batch_size // typed.trainer.accumulate_steps
+    if norm.gm is not None:
+        _require(norm.gm >= 1, f"gm={norm.gm} must be >= 1")
+        _require(
+            micro_batch % norm.gm == 0,
+            f"gm={norm.gm} does not divide the per-device batch of {micro_batch} "
+            f"(trainer.batch_size={typed.trainer.batch_size} / trainer.accumulate_steps="
+            f"{typed.trainer.accumulate_steps}); choose a gm that divides {micro_batch}",
+        )
+        _require(
+            micro_batch // norm.gm >= 2,
+            f"gm={norm.gm} leaves {micro_batch // norm.gm} sample per group; use gm <= {micro_batch // 2}",
+        )
+    if norm.gc is not None:
+        _require(norm.gc >= 1, f"gc={norm.gc} must be >= 1")
+    return typed

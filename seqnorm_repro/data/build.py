@@ -1,0 +1,60 @@
+"""build_data: one call from the dataset, augment and paths configs to the loaders of a run."""
+
+from __future__ import annotations
+
+from torch.utils.data import DataLoader, Dataset
+
+from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
+from seqnorm_repro.data.imagenet import load_imagenet
+from seqnorm_repro.data.loaders import DataBundle, eval_loader, train_loader
+from seqnorm_repro.data.mnist5k import load_mnist5k
+from seqnorm_repro.data.source import Source
+from seqnorm_repro.data.torchvision_sets import load_torchvision
+from seqnorm_repro.data.transforms import eval_transform, train_transform
+from seqnorm_repro.data.views import Augmented, Transformed
+
+
+def load_source(dataset: DatasetConfig, paths: PathsConfig) -> Source:
+    """The untransformed splits of `dataset.name`."""
+    if dataset.name == "mnist5k":
+        return load_mnist5k(dataset)
+    if dataset.name == "imagenet":
+        return load_imagenet(dataset, paths)
+    return load_torchvision(dataset, paths)
+
+
+def build_data(
+    dataset: DatasetConfig,
+    augment: AugmentConfig,
+    paths: PathsConfig,
+    *,
+    batch_size: int,
+    eval_batch_size: int,
+    seed: int,
+    pin_memory: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataBundle:
+    """The loaders of this process. `batch_size` is per process; `seed` (the run's) fixes the training order
+    and augmentation of every epoch, `dataset.split_seed` the validation split.
+
+    Raises DatasetNotFound when the files are missing and cannot be downloaded.
+    """
+    source = load_source(dataset, paths)
+    train = Augmented(source.train, train_transform(augment, source.mean, source.std, source.image_size))
+    evaluate = eval_transform(augment, source.mean, source.std, source.image_size)
+    # mnist5k is 5,000 small images in memory: worker processes would cost more than they save
+    workers = 0 if dataset.name == "mnist5k" else dataset.num_workers
+    shared = {"num_workers": workers, "pin_memory": pin_memory, "rank": rank, "world_size": world_size}
+
+    def evaluation(split: Dataset) -> DataLoader:
+        return eval_loader(Transformed(split, evaluate), batch_size=eval_batch_size, **shared)
+
+    return DataBundle(
+        train=train_loader(train, batch_size=batch_size, seed=seed, **shared),
+        val=None if source.val is None else evaluation(source.val),
+        tests={name: evaluation(split) for name, split in source.tests.items()},
+        num_classes=source.num_classes,
+        input_shape=tuple(train[(0, 0)][0].shape),
+        val_indices=source.val_indices,
+    )

@@ -1,0 +1,77 @@
+"""DataLoaders for one process of a run, and the DataBundle the trainer receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from seqnorm_repro.data.samplers import EpochShuffle, SeededIndices
+from seqnorm_repro.data.views import Augmented
+
+
+@dataclass
+class DataBundle:
+    """The loaders of one run, and what the model and the saved run need to know about the data."""
+
+    train: DataLoader  # drop_last; this process's batch_size; reshuffled by set_epoch
+    val: DataLoader | None  # None without a validation split
+    tests: dict[str, DataLoader]  # "test", or one entry per ImageNetV2 set found
+    num_classes: int
+    input_shape: tuple[int, ...]  # (C, H, W) of one training sample after its transforms
+    val_indices: list[int]  # into the original training set
+
+    def set_epoch(self, epoch: int) -> None:
+        """Order and augmentation of `epoch`, a function of (seed, epoch) only: a resumed run repeats them."""
+        self.train.sampler.set_epoch(epoch)
+
+
+def train_loader(
+    dataset: Augmented,
+    *,
+    batch_size: int,
+    seed: int,
+    num_workers: int,
+    pin_memory: bool,
+    rank: int,
+    world_size: int,
+) -> DataLoader:
+    """Shuffled per epoch and sharded across `world_size` processes; the last partial batch is dropped."""
+    if world_size > 1:
+        order = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
+    else:
+        order = EpochShuffle(len(dataset), seed)
+    generator = torch.Generator()
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=SeededIndices(order, seed, generator),
+        drop_last=True,
+        generator=generator,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def eval_loader(
+    dataset: Dataset, *, batch_size: int, num_workers: int, pin_memory: bool, rank: int, world_size: int
+) -> DataLoader:
+    """In order, every sample. With world_size > 1 each process gets a shard, and DistributedSampler pads
+    the shards to equal length by repeating the first samples, so the shards' metrics count a few twice."""
+    sampler = None
+    if world_size > 1:
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        generator=torch.Generator(),  # the loader draws a worker seed per pass: not from the global RNG
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,61 @@
+"""Training order and augmentation seeds that depend only on (run seed, epoch), so resuming repeats them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DistributedSampler, Sampler
+
+_ORDER, _AUGMENT, _WORKERS = 0, 1, 2  # keep the streams apart
+
+
+def derive_seed(*keys: int) -> int:
+    """A 64-bit seed mixing every key, so (seed, epoch) pairs never share a stream as seed + epoch would."""
+    entropy = [key % 2**64 for key in keys]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
+
+
+class EpochShuffle(Sampler[int]):
+    """A permutation per epoch: torch.randperm under a generator seeded by (seed, epoch) only."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(derive_seed(_ORDER, self.seed, self.epoch))
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class SeededIndices(Sampler[tuple[int, int]]):
+    """Pairs each index of `order` with the seed of its augmentation, a function of (seed, epoch, index).
+
+    Augmentation then depends on nothing else: not on num_workers, not on persistent workers (seeded once,
+    when they start) and not on the trainer's global RNG, which reseeding the DataLoader's generator alone
+    would not achieve. That generator, which seeds worker processes, is reseeded from (seed, epoch) too.
+    """
+
+    def __init__(
+        self, order: EpochShuffle | DistributedSampler, seed: int, generator: torch.Generator
+    ) -> None:
+        self.order, self.seed, self.generator = order, seed, generator
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order.set_epoch(epoch)
+        self.generator.manual_seed(derive_seed(_WORKERS, self.seed, epoch))
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        base = derive_seed(_AUGMENT, self.seed, self.epoch)
+        return ((index, (base + index) % 2**64) for index in self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)

@@ -1,0 +1,80 @@
+"""MNIST, FashionMNIST, CIFAR-10 and CIFAR-100 through torchvision, with a one-line error when missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from torch.utils.data import Dataset
+from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST
+
+from seqnorm_repro.config import DatasetConfig, PathsConfig
+from seqnorm_repro.data.errors import DatasetNotFound
+from seqnorm_repro.data.source import Source
+from seqnorm_repro.data.splits import split_off_val
+from seqnorm_repro.data.stats import MEAN_STD
+
+
+def _no_md5(files: list[list[str]]) -> list[list[str | None]]:
+    return [[name, None] for name, _ in files]
+
+
+class UncheckedCIFAR10(CIFAR10):
+    """CIFAR-10 that loads any files present: torchvision's check_integrity skips the md5 when it is None."""
+
+    train_list: ClassVar = _no_md5(CIFAR10.train_list)
+    test_list: ClassVar = _no_md5(CIFAR10.test_list)
+    meta: ClassVar = {**CIFAR10.meta, "md5": None}
+
+
+class UncheckedCIFAR100(CIFAR100):
+    """CIFAR-100 that loads any files present (see UncheckedCIFAR10)."""
+
+    train_list: ClassVar = _no_md5(CIFAR100.train_list)
+    test_list: ClassVar = _no_md5(CIFAR100.test_list)
+    meta: ClassVar = {**CIFAR100.meta, "md5": None}
+
+
+# name -> (class, class with verify_checksums=false, torchvision's folder under data_dir, image side)
+_SETS: dict[str, tuple[type[Dataset], type[Dataset], str, int]] = {
+    "mnist": (MNIST, MNIST, "MNIST/raw", 28),
+    "fashion_mnist": (FashionMNIST, FashionMNIST, "FashionMNIST/raw", 28),
+    "cifar10": (CIFAR10, UncheckedCIFAR10, CIFAR10.base_folder, 32),
+    "cifar100": (CIFAR100, UncheckedCIFAR100, CIFAR100.base_folder, 32),
+}
+
+
+def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
+    """One split as (PIL image, label) pairs; a missing or unreadable download becomes DatasetNotFound."""
+    checked, unchecked, folder, _ = _SETS[dataset.name]
+    cls = checked if dataset.verify_checksums else unchecked
+    try:
+        return cls(str(root), train=train, download=dataset.download)
+    except (OSError, RuntimeError) as err:  # torchvision: RuntimeError when missing; URLError when offline
+        reason = "could not be downloaded" if dataset.download else "dataset.download=false"
+        if dataset.verify_checksums and cls is not unchecked and (root / folder).is_dir():
+            reason += (
+                " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
+            )
+        raise DatasetNotFound.at(dataset.name, root, f"{root / folder}/", reason, "paths.data_dir") from err
+
+
+def load_torchvision(dataset: DatasetConfig, paths: PathsConfig) -> Source:
+    """torchvision's train and test sets under paths.data_dir, with a stratified validation split."""
+    root = Path(paths.data_dir)
+    full_train = _open(dataset, root, train=True)
+    train, val, val_indices = split_off_val(
+        full_train, np.asarray(full_train.targets), dataset.val_size, dataset.split_seed
+    )
+    mean, std = MEAN_STD[dataset.name]
+    return Source(
+        train=train,
+        val=val,
+        tests={"test": _open(dataset, root, train=False)},
+        val_indices=val_indices,
+        num_classes=len(full_train.classes),
+        mean=mean,
+        std=std,
+        image_size=_SETS[dataset.name][3],
+    )

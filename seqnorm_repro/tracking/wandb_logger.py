@@ -1,0 +1,71 @@
+"""Weights & Biases logging, offline unless logger.mode=online, so nothing needs an account.
+
+One W&B run per training run (its id is kept in the run dir, so a resumed run continues the same
+W&B run), grouped by `logger.group` (a sweep's name); `finish()` always runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from seqnorm_repro.config import LoggerConfig
+
+log = logging.getLogger(__name__)
+
+
+class MetricsLogger:
+    """What the trainer calls; the no-op base is `logger=none`."""
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def summarise(self, results: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, failed: bool = False) -> None:
+        pass
+
+
+class WandbLogger(MetricsLogger):
+    def __init__(self, cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> None:
+        import wandb  # imported here: `logger=none` runs never pay for it
+
+        os.environ.setdefault("WANDB_SILENT", "true")
+        id_file = run_dir / "wandb_id.txt"
+        run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
+        id_file.write_text(run_id + "\n")
+        self.run = wandb.init(
+            project=cfg.project,
+            entity=cfg.entity,
+            group=cfg.group,
+            name=name,
+            tags=tags,
+            config=config,
+            dir=str(run_dir),
+            mode=cfg.mode,
+            id=run_id,
+            resume="allow",
+            reinit="create_new",
+        )
+        log.info("W&B run %s (%s) in %s", run_id, cfg.mode, self.run.dir)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.run.log(metrics, step=step)
+
+    def summarise(self, results: dict[str, Any]) -> None:
+        for key, value in results.items():
+            if isinstance(value, int | float | str):
+                self.run.summary[key] = value
+
+    def finish(self, failed: bool = False) -> None:
+        self.run.finish(exit_code=1 if failed else 0)
+
+
+def make_logger(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> MetricsLogger:
+    if cfg.name == "wandb" and cfg.mode != "disabled":
+        return WandbLogger(cfg, run_dir, name, config, tags)
+    return MetricsLogger()

@@ -1,0 +1,50 @@
+"""Checkpoints as plain dicts, written atomically and read with torch.load(weights_only=True)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message says what to do."""
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save to a temp file beside `path`, then os.replace: never a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dict[str, Any]:
+    """Read a checkpoint this config wrote, or raise CheckpointError saying how to go on."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointError(
+            f"{path} is corrupt or unreadable ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+            "delete it (best.pt may still be intact) or set trainer.resume=never to start over"
+        ) from None
+    if not isinstance(state, dict) or "model" not in state or "config_hash" not in state:
+        raise CheckpointError(
+            f"{path} is not a seqnorm-repro checkpoint; move it away or use another run dir"
+        )
+    if state["config_hash"] != expected_hash:
+        raise CheckpointError(
+            f"{path} was written by a different config (hash {state['config_hash']}, this run's is "
+            f"{expected_hash}); run in a new directory (hydra.run.dir=...) or set trainer.resume=never"
+        )
+    return state

@@ -1,0 +1,279 @@
+"""The training loop: epochs of SGD steps with accumulation, AMP, clipping and mixup; evaluation;
+metrics, checkpoints and results written atomically into the run directory; resume from last.pt."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from seqnorm_repro.config import Config
+from seqnorm_repro.data import DataBundle
+from seqnorm_repro.tracking.provenance import git_commit, hardware
+from seqnorm_repro.tracking.run_files import write_json, write_jsonl
+from seqnorm_repro.tracking.wandb_logger import MetricsLogger
+from seqnorm_repro.train.checkpoint import load_checkpoint, save_checkpoint
+from seqnorm_repro.train.optim import base_lr, build_optimizer
+from seqnorm_repro.train.schedules import lr_factor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunState:
+    """What a checkpoint restores besides the weights and optimizer."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    best_val_acc: float | None = None
+    best_epoch: int | None = None
+    wall_seconds: float = 0.0  # training time over every invocation
+    history: list[dict[str, Any]] | None = None
+
+
+class Trainer:
+    """Trains `model` on `data` as `cfg` says, writing into `run_dir`; `fit()` returns results.json."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        model: nn.Module,
+        data: DataBundle,
+        device: torch.device,
+        run_dir: Path,
+        config: dict[str, Any],
+        config_hash: str,
+        logger: MetricsLogger,
+    ) -> None:
+        self.cfg, self.data, self.device, self.run_dir = cfg, data, device, run_dir
+        self.config, self.config_hash, self.logger = config, config_hash, logger
+        trainer = cfg.trainer
+        self.memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
+        self.model = model.to(device, memory_format=self.memory_format)
+        self.forward = torch.compile(self.model) if trainer.compile else self.model
+        self.lr = base_lr(cfg.optim, trainer.batch_size)
+        self.optimizer = build_optimizer(self.model, cfg.optim, self.lr)
+        use_amp = trainer.amp != "none" and device.type == "cuda"
+        if trainer.amp != "none" and not use_amp:
+            log.warning("trainer.amp=%s applies on CUDA only; training in float32 on %s", trainer.amp, device)
+        amp_dtype = torch.bfloat16 if trainer.amp == "bf16" else torch.float16
+        self.autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if use_amp else nullcontext
+        self.scaler = torch.amp.GradScaler(device.type, enabled=use_amp and trainer.amp == "fp16")
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=trainer.label_smoothing)
+        micro_batches = len(data.train) // trainer.accumulate_steps
+        self.steps_per_epoch = min(micro_batches, trainer.limit_train_batches or micro_batches)
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"the training set gives {len(data.train)} batches, fewer than trainer.accumulate_steps="
+                f"{trainer.accumulate_steps}: lower trainer.batch_size"
+            )
+        self.total_steps = self.steps_per_epoch * trainer.epochs
+        self.state = RunState(history=[])
+
+    # ---------------------------------------------------------------- files
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def _checkpoint(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "state": vars(self.state),
+            "config": self.config,
+            "config_hash": self.config_hash,
+        }
+
+    def _resume(self) -> None:
+        last = self.checkpoint_dir / "last.pt"
+        if self.cfg.trainer.resume != "auto" or not last.exists():
+            return
+        checkpoint = load_checkpoint(last, self.config_hash, self.device)
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        self.state = RunState(**checkpoint["state"])
+        log.info("resumed from %s after epoch %d (step %d)", last, self.state.epoch, self.state.step)
+
+    def _results(self, status: str, **extra: Any) -> dict[str, Any]:
+        state = self.state
+        return {
+            "status": status,
+            "name": self.cfg.name,
+            "config_hash": self.config_hash,
+            "git_commit": git_commit(),
+            "hardware": hardware(self.device),
+            "epochs_completed": state.epoch,
+            "epochs": self.cfg.trainer.epochs,
+            "steps": state.step,
+            "best_val_acc": state.best_val_acc,
+            "best_epoch": state.best_epoch,
+            "final_val_acc": state.history[-1].get("val_acc") if state.history else None,
+            "wall_seconds": round(state.wall_seconds, 1),
+            "val_indices_file": "val_indices.json" if self.data.val_indices else None,
+            **extra,
+        }
+
+    # ---------------------------------------------------------------- loop
+    def fit(self, max_epochs: int | None = None) -> dict[str, Any]:
+        """Train from the last checkpoint (if any) to cfg.trainer.epochs, or for at most `max_epochs`
+        epochs in this call; returns what results.json says."""
+        self._resume()
+        write_json(self.run_dir / "results.json", self._results("running"))
+        cfg = self.cfg.trainer
+        stop = cfg.epochs if max_epochs is None else min(cfg.epochs, self.state.epoch + max_epochs)
+        try:
+            for epoch in range(self.state.epoch, stop):
+                self._run_epoch(epoch)
+            if self.state.epoch < cfg.epochs:
+                results = self._results("incomplete")
+            else:
+                results = self._results("completed", **self._test())
+        except BaseException as err:
+            write_json(self.run_dir / "results.json", self._results("failed", error=repr(err)[:500]))
+            raise
+        write_json(self.run_dir / "results.json", results)
+        self.logger.summarise(results)
+        return results
+
+    def _run_epoch(self, epoch: int) -> None:
+        # Every random draw of an epoch (shuffle, augmentation, dropout, noise, mixup) is a function
+        # of (seed, epoch): a resumed run replays exactly what an uninterrupted one would.
+        self.data.set_epoch(epoch)
+        torch.manual_seed(self.cfg.seed * 100_003 + epoch)
+        started = time.perf_counter()
+        train = self._train_epoch(epoch)
+        seconds = time.perf_counter() - started
+        samples = train.pop("samples")
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.state.step, **train}
+        row["samples_per_s"] = round(samples / seconds, 1)
+        row["epoch_seconds"] = round(seconds, 2)
+        if self.data.val is not None:
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.data.val).items()})
+        state = self.state
+        state.epoch, state.wall_seconds = epoch + 1, state.wall_seconds + seconds
+        state.history.append(row)
+        improved = "val_acc" in row and (state.best_val_acc is None or row["val_acc"] > state.best_val_acc)
+        if improved:
+            state.best_val_acc, state.best_epoch = row["val_acc"], epoch + 1
+        checkpoint = self._checkpoint()
+        save_checkpoint(self.checkpoint_dir / "last.pt", checkpoint)
+        if improved:
+            save_checkpoint(self.checkpoint_dir / "best.pt", checkpoint)
+        write_jsonl(self.run_dir / "metrics.jsonl", state.history)
+        self.logger.log(row, step=state.step)
+        log.info("epoch %d/%d %s", epoch + 1, self.cfg.trainer.epochs, _format(row))
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg = self.cfg.trainer
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        micro_batches = self.steps_per_epoch * cfg.accumulate_steps
+        batches = tqdm(
+            self.data.train,
+            total=micro_batches,
+            desc=f"epoch {epoch + 1}",
+            leave=False,
+            disable=not (cfg.progress and sys.stderr.isatty()),
+        )
+        for index, (inputs, targets) in enumerate(batches):
+            if index == micro_batches:
+                break
+            inputs, targets = self._to_device(inputs, targets)
+            with self.autocast():
+                logits, loss = self._forward_loss(inputs, targets)
+            self.scaler.scale(loss / cfg.accumulate_steps).backward()
+            if (index + 1) % cfg.accumulate_steps == 0:
+                self._optimizer_step()
+            loss_sum += loss.detach() * targets.shape[0]
+            correct += (logits.argmax(1) == targets).sum()
+            seen += targets.shape[0]
+        # note: the two .item() calls are the epoch's only CPU-GPU sync points
+        loss = loss_sum.item() / seen
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"training loss is {loss} in epoch {epoch + 1}: lower optim.lr")
+        return {"train_loss": loss, "train_acc": correct.item() / seen, "lr": self._lr(), "samples": seen}
+
+    def _forward_loss(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-entropy, on a mixup of the batch with a shuffled copy when augment.mixup_alpha > 0."""
+        alpha = self.cfg.augment.mixup_alpha
+        if alpha <= 0:
+            logits = self.forward(inputs)
+            return logits, self.criterion(logits, targets)
+        lam = float(torch.distributions.Beta(alpha, alpha).sample())
+        perm = torch.randperm(inputs.shape[0], device=inputs.device)
+        logits = self.forward(lam * inputs + (1 - lam) * inputs[perm])
+        loss = lam * self.criterion(logits, targets) + (1 - lam) * self.criterion(logits, targets[perm])
+        return logits, loss
+
+    def _optimizer_step(self) -> None:
+        factor = lr_factor(self.cfg.schedule, self.state.step, self.steps_per_epoch, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * factor
+        if self.cfg.trainer.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.trainer.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+
+    def _lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _to_device(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        inputs = inputs.to(self.device, non_blocking=True)
+        if inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=self.memory_format)
+        return inputs, targets.to(self.device, non_blocking=True)
+
+    @torch.no_grad()
+    def evaluate(self, loader: DataLoader) -> dict[str, float]:
+        """Top-1 accuracy and loss with the running statistics (eval mode)."""
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        limit = self.cfg.trainer.limit_eval_batches
+        for index, (inputs, targets) in enumerate(loader):
+            if limit is not None and index == limit:
+                break
+            inputs, targets = self._to_device(inputs, targets)
+            with self.autocast():
+                logits = self.forward(inputs)
+            loss_sum += F.cross_entropy(logits.float(), targets, reduction="sum")
+            correct += (logits.argmax(1) == targets).sum()
+            seen += targets.shape[0]
+        return {"acc": correct.item() / seen, "loss": loss_sum.item() / seen}
+
+    def _test(self) -> dict[str, Any]:
+        """Every test set with the final weights; several (ImageNetV2) also as mean and std."""
+        tests = {name: self.evaluate(loader)["acc"] for name, loader in self.data.tests.items()}
+        for name, acc in tests.items():
+            log.info("test set %s: accuracy %.4f", name, acc)
+        extra: dict[str, Any] = {"test_acc": tests}
+        if len(tests) > 1:
+            values = torch.tensor(list(tests.values()), dtype=torch.float64)
+            extra["test_acc_mean"], extra["test_acc_std"] = values.mean().item(), values.std().item()
+        self.logger.log({f"test_acc/{name}": acc for name, acc in tests.items()}, step=self.state.step)
+        return extra
+
+
+def _format(row: dict[str, Any]) -> str:
+    return " ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch"
+    )

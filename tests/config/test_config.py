@@ -1,0 +1,79 @@
+"""Every preset composes and validates; bad values fail before any data loads, naming the key."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from seqnorm_repro.config import ConfigError, register_configs, validate
+from seqnorm_repro.tracking.provenance import REPO_ROOT
+from seqnorm_repro.train import run
+
+CONF = REPO_ROOT / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+NORMS = sorted(p.stem for p in (CONF / "norm").glob("*.yaml"))
+register_configs()
+
+
+def _compose(overrides: list[str], tmp_path: Path):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=[*overrides, f"paths.output_dir={tmp_path}", "logger=none"])
+
+
+def test_there_are_presets_for_every_paper_setup():
+    assert set(EXPERIMENTS) >= {
+        "mnist_simplenet", "cifar10_resnet56_onecycle", "cifar10_wrn28_10", "cifar100_wrn28_10",
+        "imagenet_resnet18_50ep", "imagenet_resnet18_250ep",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_preset_composes_and_validates_with_every_norm(experiment, norm, tmp_path):
+    cfg = validate(_compose([f"experiment={experiment}", f"norm={norm}"], tmp_path))
+    assert cfg.name == experiment and cfg.norm.name == norm
+
+
+def test_top_level_gm_and_gc_feed_the_norm(tmp_path):
+    cfg = validate(_compose(["norm=seqnorm", "gc=2", "gm=16"], tmp_path))
+    assert cfg.norm.params() == {"gc": 2, "gm": 16, "impl": "auto"}
+    assert validate(_compose(["norm=batchnorm", "gm=16"], tmp_path)).norm.params() == {}
+
+
+def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
+    cifar = validate(_compose(["experiment=cifar100_wrn28_10"], tmp_path))
+    assert (cifar.trainer.batch_size, cifar.trainer.epochs, cifar.dataset.val_size) == (512, 200, 5000)
+    assert (cifar.optim.lr * cifar.schedule.peak_factor, cifar.schedule.warmup_epochs) == (0.4, 5)
+    assert (cifar.augment.pad_crop, cifar.augment.cutout, cifar.optim.nesterov) == (4, 16, True)
+    onecycle = validate(_compose(["experiment=cifar10_resnet56_onecycle"], tmp_path))
+    peak = onecycle.optim.lr * onecycle.schedule.peak_factor
+    assert peak == pytest.approx(3.0) and onecycle.optim.momentum == 0.0 and onecycle.trainer.epochs == 40
+    imagenet = validate(_compose(["experiment=imagenet_resnet18_250ep"], tmp_path))
+    assert (imagenet.trainer.grad_clip, imagenet.augment.mixup_alpha, imagenet.trainer.epochs) == (
+        2.0,
+        0.2,
+        250,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optim.lr=-0.1"], r"optim.lr=-0.1 must be > 0"),
+        (["norm=ghostnorm", "gm=7"], r"gm=7 does not divide the per-device batch of 128"),
+        (["norm=ghostnorm", "gm=128"], r"gm=128 leaves 1 sample per group; use gm <= 64"),
+        (["norm.name=ghost"], r"norm.name='ghost' is not one of"),
+        (["trainer.amp=fp8"], r"trainer.amp='fp8' is not one of"),
+        (
+            ["trainer.batch_size=100", "trainer.accumulate_steps=3"],
+            r"not divisible by trainer.accumulate_steps",
+        ),
+        (["model=resnet56", "norm=seqnorm", "gc=32"], r"norm=seqnorm does not fit model=resnet56: .*gc=32"),
+    ],
+)
+def test_bad_values_fail_before_any_data_loads(overrides, message, tmp_path):
+    # cifar10 is not on disk and download is off: loading data first would raise DatasetNotFound.
+    offline = ["dataset=cifar10", "dataset.download=false", f"paths.data_dir={tmp_path / 'nowhere'}"]
+    with pytest.raises(ConfigError, match=message):
+        run(_compose([*offline, *overrides], tmp_path))
+    assert not (tmp_path / "results.json").exists()

@@ -1,0 +1,60 @@
+"""Every dataset loads from its real on-disk format and yields batches of the right shape, dtype, labels."""
+
+import pytest
+import torch
+
+from seqnorm_repro.config import AugmentConfig
+
+CIFAR = AugmentConfig(flip=True, pad_crop=4, cutout=16)
+IMAGENET = AugmentConfig(flip=True, random_resized_crop=32, eval_resize=36, eval_crop=32)
+
+
+@pytest.mark.parametrize(
+    ("name", "augment", "val_size", "shape", "num_classes", "tests"),
+    [
+        ("mnist5k", AugmentConfig(), 500, (1, 28, 28), 10, ["test"]),
+        ("mnist", AugmentConfig(), 20, (1, 28, 28), 10, ["test"]),
+        ("fashion_mnist", AugmentConfig(flip=True), 0, (1, 28, 28), 10, ["test"]),
+        ("cifar10", CIFAR, 20, (3, 32, 32), 10, ["test"]),
+        ("cifar100", CIFAR, 100, (3, 32, 32), 100, ["test"]),
+        (
+            "imagenet",
+            IMAGENET,
+            0,
+            (3, 32, 32),
+            12,
+            ["imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images"],
+        ),
+    ],
+)
+def test_dataset_yields_batches_of_its_shape_and_labels(
+    make_bundle, name, augment, val_size, shape, num_classes, tests
+):
+    bundle = make_bundle(name, augment=augment, val_size=val_size, batch_size=16)
+    assert bundle.input_shape == shape
+    assert bundle.num_classes == num_classes
+    assert sorted(bundle.tests) == tests
+    assert (bundle.val is None) == (val_size == 0 and name != "imagenet")
+    loaders = [bundle.train, *bundle.tests.values()] + ([bundle.val] if bundle.val else [])
+    for loader in loaders:
+        images, labels = next(iter(loader))
+        assert images.shape[1:] == shape
+        assert images.dtype == torch.float32
+        assert labels.dtype == torch.int64
+        assert labels.min() >= 0 and labels.max() < num_classes
+    train_labels = torch.cat([labels for _, labels in bundle.train])
+    assert len(train_labels) == len(bundle.train) * 16  # drop_last
+    assert len(train_labels.unique()) == num_classes or name == "cifar100"  # 3 per class: some fall out
+
+
+def test_images_are_normalised(make_bundle):
+    images = torch.cat([images for images, _ in make_bundle("mnist", batch_size=50).train])
+    assert abs(images.mean()) < 0.3
+    assert 0.7 < images.std() < 1.3
+
+
+def test_train_drops_the_last_partial_batch(make_bundle):
+    bundle = make_bundle("cifar10", val_size=20, batch_size=32)  # 180 training images
+    assert len(bundle.train) == 5
+    assert all(len(labels) == 32 for _, labels in bundle.train)
+    assert sum(len(labels) for _, labels in bundle.tests["test"]) == 100  # eval keeps every image

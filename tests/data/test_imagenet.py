@@ -1,0 +1,60 @@
+"""ImageNet: wnid folders for train/val, ImageNetV2 class folders that are the class index."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
+from seqnorm_repro.data import DatasetNotFound, build_data
+
+AUGMENT = AugmentConfig(random_resized_crop=32, eval_resize=36, eval_crop=32)
+
+
+def test_imagenetv2_label_is_the_folder_number(make_bundle):
+    bundle = make_bundle("imagenet", augment=AUGMENT)
+    for key, loader in bundle.tests.items():
+        folder_set = loader.dataset.dataset
+        pairs = {(Path(path).parent.name, label) for path, label in folder_set.samples}
+        assert all(int(folder) == label for folder, label in pairs), key
+        assert ("10", 10) in pairs  # string order would have made it 2
+        labels = [label for _, batch in loader for label in batch.tolist()]
+        assert sorted(set(labels)) == list(range(12))
+
+
+def test_imagenet_val_uses_the_wnid_order_of_train(make_bundle):
+    bundle = make_bundle("imagenet", augment=AUGMENT)
+    val = bundle.val.dataset.dataset
+    assert val.classes == [f"n{i:08d}" for i in range(12)] == bundle.train.dataset.dataset.classes
+    assert bundle.val_indices == []
+
+
+def test_missing_imagenetv2_set_is_skipped_with_a_warning(imagenet_root, tmp_path, caplog):
+    for folder in ("train", "val", "imagenetv2-top-images-format-val"):
+        (tmp_path / folder).symlink_to(imagenet_root / folder)
+    with caplog.at_level(logging.WARNING):
+        bundle = build_data(
+            DatasetConfig(name="imagenet", num_workers=0),
+            AUGMENT,
+            PathsConfig(imagenet_dir=str(tmp_path)),
+            batch_size=8,
+            eval_batch_size=8,
+            seed=0,
+        )
+    assert list(bundle.tests) == ["imagenetv2-top-images"]
+    assert bundle.val is not None
+    assert "imagenetv2-matched-frequency not found" in caplog.text
+    assert "imagenetv2-threshold-0.7 not found" in caplog.text
+
+
+def test_imagenet_without_val_folder_is_not_found(imagenet_root, tmp_path):
+    (tmp_path / "train").symlink_to(imagenet_root / "train")
+    with pytest.raises(DatasetNotFound, match=r"expected .*/train/ and .*/val/"):
+        build_data(
+            DatasetConfig(name="imagenet"),
+            AUGMENT,
+            PathsConfig(imagenet_dir=str(tmp_path)),
+            batch_size=8,
+            eval_batch_size=8,
+            seed=0,
+        )

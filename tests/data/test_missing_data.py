@@ -1,0 +1,47 @@
+"""A missing dataset fails with one line that says where the files go and how to run offline."""
+
+import shutil
+
+import pytest
+
+from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
+from seqnorm_repro.data import DatasetNotFound, build_data
+
+AUGMENT = AugmentConfig(random_resized_crop=32, eval_crop=32)
+
+
+def _build(dataset: DatasetConfig, root) -> None:
+    paths = PathsConfig(data_dir=str(root), imagenet_dir=str(root))
+    build_data(dataset, AUGMENT, paths, batch_size=8, eval_batch_size=8, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "folder"),
+    [
+        ("mnist", "MNIST/raw/"),
+        ("fashion_mnist", "FashionMNIST/raw/"),
+        ("cifar10", "cifar-10-batches-py/"),
+        ("cifar100", "cifar-100-python/"),
+        ("imagenet", "train/ and "),
+    ],
+)
+def test_missing_dataset_is_one_line_naming_its_place(tmp_path, name, folder):
+    with pytest.raises(DatasetNotFound) as caught:
+        _build(DatasetConfig(name=name, download=False), tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{name} not found under {tmp_path}/ (expected {tmp_path / folder}")
+    assert message.endswith("or run offline with dataset=mnist5k")
+    assert isinstance(caught.value, FileNotFoundError)
+
+
+def test_cifar_failing_md5_points_to_verify_checksums(cifar10_root):
+    with pytest.raises(DatasetNotFound, match=r"md5 check .*dataset\.verify_checksums=false"):
+        _build(DatasetConfig(name="cifar10", download=False, verify_checksums=True), cifar10_root)
+
+
+def test_partial_cifar_folder_is_not_found(cifar10_root, tmp_path):
+    shutil.copytree(cifar10_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DatasetNotFound, match=r"^cifar10 not found under .*dataset\.download=false"):
+        _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), tmp_path)

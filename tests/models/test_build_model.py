@@ -1,0 +1,95 @@
+"""build_model: names, input shapes and the architectural choices each network's paper makes."""
+
+import pytest
+import torch
+from torch import nn
+
+from seqnorm_repro.config import MODELS, ModelConfig
+from seqnorm_repro.models import MODEL_BUILDERS, CifarResNet, WideResNet, build_model
+from seqnorm_repro.models.resnet_cifar import PadShortcut
+from seqnorm_repro.norms import BatchNorm, norm_layer
+
+BATCHNORM = norm_layer("batchnorm")
+
+
+def test_every_config_model_has_a_builder():
+    assert set(MODEL_BUILDERS) == set(MODELS)
+
+
+def test_unknown_model_name_lists_the_names():
+    config = ModelConfig()
+    config.name = "vgg16"  # past the config's own check, as a hand-made config could be
+    with pytest.raises(ValueError, match=r"unknown model 'vgg16'; choose one of \['resnet18', 'resnet56', "):
+        build_model(config, BATCHNORM, 10, (3, 32, 32))
+
+
+def test_unknown_resnet18_library_is_rejected():
+    config = ModelConfig(name="resnet18")
+    config.library = "keras"
+    with pytest.raises(ValueError, match=r"model.library='keras' is not one of \('timm', 'torchvision'\)"):
+        build_model(config, BATCHNORM, 10, (3, 64, 64))
+
+
+def test_conv_model_rejects_a_flat_input_shape():
+    with pytest.raises(ValueError, match=r"'resnet56' is convolutional and needs a \(C, H, W\) input shape"):
+        build_model(ModelConfig(name="resnet56"), BATCHNORM, 10, (784,))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [ModelConfig(name="resnet56"), ModelConfig(name="resnet18", library="timm")],
+    ids=["resnet56", "timm"],
+)
+def test_conv_models_take_the_input_channel_count(config):
+    model = build_model(config, BATCHNORM, 10, (1, 28, 28))
+    assert model(torch.randn(4, 1, 28, 28)).shape == (4, 10)
+
+
+def test_torchvision_resnet18_rejects_non_rgb_input():
+    with pytest.raises(
+        ValueError, match=r"3-channel images, got input shape \(1, 28, 28\); use model.library=timm"
+    ):
+        build_model(ModelConfig(name="resnet18", library="torchvision"), BATCHNORM, 10, (1, 28, 28))
+
+
+def test_simplenet_is_linear_norm_relu_per_configured_width():
+    model = build_model(ModelConfig(name="simplenet", hidden=[64, 32]), BATCHNORM, 10, (1, 28, 28))
+    layers = list(model.layers)
+    expected = [nn.Flatten, nn.Linear, BatchNorm, nn.ReLU, nn.Linear, BatchNorm, nn.ReLU, nn.Linear]
+    assert [type(layer) for layer in layers] == expected
+    assert [(layer.in_features, layer.out_features) for layer in layers if isinstance(layer, nn.Linear)] == [
+        (784, 64),
+        (64, 32),
+        (32, 10),
+    ]
+
+
+def test_resnet56_shortcuts_are_parameter_free_option_a():
+    model = CifarResNet(BATCHNORM, 10, depth=56)
+    shortcuts = [block.shortcut for stage in model.stages for block in stage]
+    assert sum(isinstance(s, PadShortcut) for s in shortcuts) == 2
+    assert sum(param.numel() for s in shortcuts for param in s.parameters()) == 0
+
+
+def test_pad_shortcut_subsamples_and_zero_pads_channels():
+    x = torch.randn(2, 16, 8, 8)
+    out = PadShortcut(stride=2, extra_channels=16)(x)
+    torch.testing.assert_close(out[:, :16], x[:, :, ::2, ::2])
+    assert out.shape == (2, 32, 4, 4) and not out[:, 16:].any()
+
+
+def test_wrn_shortcut_is_a_1x1_conv_where_the_shape_changes():
+    model = WideResNet(BATCHNORM, 10, depth=16, width=2)
+    first_blocks = [stage[0] for stage in model.stages]
+    assert [(b.shortcut.in_channels, b.shortcut.out_channels, b.shortcut.stride) for b in first_blocks] == [
+        (16, 32, (1, 1)),
+        (32, 64, (2, 2)),
+        (64, 128, (2, 2)),
+    ]
+    assert all(block.shortcut is None for stage in model.stages for block in list(stage)[1:])
+
+
+@pytest.mark.parametrize(("cls", "depth"), [(CifarResNet, 57), (WideResNet, 27)])
+def test_impossible_depth_is_rejected(cls, depth):
+    with pytest.raises(ValueError, match=f"depth must be 6n \\+ \\d with n >= 1 .*got {depth}"):
+        cls(BATCHNORM, 10, depth=depth)

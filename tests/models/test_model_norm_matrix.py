@@ -1,0 +1,82 @@
+"""Every model trains one step with every norm, and holds that norm and no other."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from seqnorm_repro.config import ModelConfig
+from seqnorm_repro.models import WideResNet, build_model
+from seqnorm_repro.norms import NORM_LAYERS, norm_layer
+
+BATCH, NUM_CLASSES = 8, 10
+NORM_PARAMS = {  # batch 8 and gm=2: four samples per ghost group, the paper's smallest
+    "batchnorm": {},
+    "ghostnorm": {"gm": 2},
+    "seqnorm": {"gc": 4, "gm": 2},
+    "groupnorm": {"gc": 4},
+    "noisy_batchnorm": {"noise_std": 0.01},
+    "none": {},
+}
+MODEL_INPUTS = {  # model id -> input shape; small images keep the sweep fast
+    "simplenet": (1, 28, 28),
+    "resnet56": (3, 32, 32),
+    "wrn10_1": (3, 32, 32),  # WRN-28-10's blocks at depth 10, width 1
+    "resnet18_timm": (3, 64, 64),
+    "resnet18_torchvision": (3, 64, 64),
+}
+
+
+def make_model(model_id: str, layer) -> nn.Module:
+    shape = MODEL_INPUTS[model_id]
+    if model_id == "wrn10_1":
+        return WideResNet(layer, NUM_CLASSES, depth=10, width=1, dropout=0.3)
+    name, _, library = model_id.partition("_")
+    return build_model(ModelConfig(name=name, library=library or "timm"), layer, NUM_CLASSES, shape)
+
+
+def test_sweep_covers_every_norm():
+    assert set(NORM_PARAMS) == set(NORM_LAYERS)
+
+
+@pytest.fixture(scope="module", params=sorted(NORM_PARAMS))
+def norm_name(request):
+    return request.param
+
+
+@pytest.fixture(scope="module", params=list(MODEL_INPUTS))
+def trained_step(request, norm_name):
+    """(model, logits) after one training step's forward and backward on random data; shared by the
+    tests of one (model, norm) pair, so each pair runs once."""
+    torch.manual_seed(0)  # module scope: set up before the autouse per-test seed
+    model = make_model(request.param, norm_layer(norm_name, **NORM_PARAMS[norm_name])).train()
+    logits = model(torch.randn(BATCH, *MODEL_INPUTS[request.param]))
+    F.cross_entropy(logits, torch.randint(NUM_CLASSES, (BATCH,))).backward()
+    return model, logits
+
+
+def test_output_is_finite_logits_per_sample(trained_step):
+    _, logits = trained_step
+    assert logits.shape == (BATCH, NUM_CLASSES)
+    assert torch.isfinite(logits).all()
+
+
+def test_backward_reaches_every_parameter(trained_step):
+    model, _ = trained_step
+    for name, param in model.named_parameters():
+        assert param.grad is not None, name
+        assert torch.isfinite(param.grad).all(), name
+
+
+def test_model_holds_only_the_chosen_norm(trained_step, norm_name):
+    model, _ = trained_step
+    expected = NORM_LAYERS[norm_name]
+    assert any(type(module) is expected for module in model.modules())
+    norm_types = (_BatchNorm, nn.GroupNorm, nn.LayerNorm, *NORM_LAYERS.values())
+    others = {
+        type(m).__name__ for m in model.modules() if isinstance(m, norm_types) and type(m) is not expected
+    }
+    assert not others
+    if norm_name != "batchnorm":
+        assert not any(isinstance(module, _BatchNorm) for module in model.modules())

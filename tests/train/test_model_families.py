@@ -1,0 +1,63 @@
+"""One short real training run per paper preset, on small data the fixtures write in the real
+on-disk format (IDX, CIFAR pickle batches, ImageFolder and ImageNetV2 JPEG trees), through the
+same code path as the full run: only sizes are shrunk."""
+
+import json
+
+import pytest
+
+from seqnorm_repro.train import run
+
+from test_trainer import compose_run_config
+
+SHRINK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=50", "gm=4", "gc=4"]
+
+
+@pytest.mark.parametrize(
+    ("experiment", "root", "norm", "extra"),
+    [
+        ("mnist_simplenet", "mnist_root", "ghostnorm", []),
+        ("cifar10_resnet56_onecycle", "cifar10_root", "seqnorm", ["dataset.verify_checksums=false"]),
+        (
+            "cifar100_wrn28_10",
+            "cifar100_root",
+            "ghostnorm",
+            [
+                "dataset.verify_checksums=false",
+                "dataset.val_size=100",
+                "trainer.limit_train_batches=2",
+                "trainer.limit_eval_batches=1",
+                "dataset.num_workers=0",
+                "augment.randaugment_n=1",
+                "augment.randaugment_m=14",
+                "model.dropout=0.3",
+            ],
+        ),  # fmt: skip
+        (
+            "imagenet_resnet18_250ep",
+            "imagenet_root",
+            "seqnorm",
+            [
+                "augment.random_resized_crop=32",
+                "augment.eval_resize=36",
+                "augment.eval_crop=32",
+                "trainer.batch_size=16",
+                "dataset.num_workers=0",
+            ],
+        ),  # fmt: skip
+    ],
+)
+def test_preset_trains_on_files_in_the_real_format(experiment, root, norm, extra, request, tmp_path):
+    data_root = request.getfixturevalue(root)
+    paths = f"paths.imagenet_dir={data_root}" if root == "imagenet_root" else f"paths.data_dir={data_root}"
+    cfg = compose_run_config(tmp_path, [f"experiment={experiment}", f"norm={norm}", paths, *SHRINK, *extra])
+    run(cfg)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["status"] == "completed" and results["steps"] >= 1
+    if root == "imagenet_root":
+        assert set(results["test_acc"]) == {
+            "imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images",
+        }  # fmt: skip
+        assert "test_acc_std" in results and results["best_val_acc"] is not None
+    else:
+        assert set(results["test_acc"]) == {"test"}
