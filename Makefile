@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: setup test test-slow lint format bench-norms clean
+.PHONY: setup train test test-slow lint format bench-norms clean
 
 # The venv is rebuilt when the dependencies change. torch and torchvision are installed first, at
 # the exact tested versions (pip takes them from the local wheel cache where there is one).
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the package (editable) and the dev tools
+
+train: $(STAMP)  ## the default experiment (SimpleNet on mnist5k, no download); ARGS="norm=seqnorm gm=8"
+	$(BIN)/python train.py $(ARGS)
 
 test: $(STAMP)  ## the fast test suite (CI runs this)
 	$(BIN)/pytest

@@ -33,10 +33,10 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     config = OmegaConf.to_container(cfg, resolve=True)
     digest = config_hash(config)
     previous = read_json(run_dir / "results.json")
-    if typed.trainer.resume == "auto" and previous and previous.get("status") == "completed":
-        if previous.get("config_hash") == digest:
-            log.info("%s already completed with this config; not training again", run_dir)
-            return _objective(previous)
+    completed = previous is not None and previous.get("status") == "completed"
+    if typed.trainer.resume == "auto" and completed and previous.get("config_hash") == digest:
+        log.info("%s already completed with this config; not training again", run_dir)
+        return _objective(previous)
     _check_norm_fits_model(typed)
     device = _device(typed.trainer.device)
     _seed_everything(typed.seed, typed.trainer.deterministic)

@@ -7,8 +7,6 @@ import sys
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 
-from test_trainer import compose_run_config
-
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "train.py", "trainer.progress=false", *overrides]
@@ -30,8 +28,8 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_wandb_logs_offline_into_the_run_dir(tmp_path):
-    cfg = compose_run_config(tmp_path, ["trainer.epochs=1"], logger="wandb")
+def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config):
+    cfg = run_config(tmp_path, ["trainer.epochs=1"], logger="wandb")
     run(cfg)
     offline_runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1

@@ -8,8 +8,6 @@ import pytest
 
 from seqnorm_repro.train import run
 
-from test_trainer import compose_run_config
-
 SHRINK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=50", "gm=4", "gc=4"]
 
 
@@ -32,7 +30,7 @@ SHRINK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=
                 "augment.randaugment_m=14",
                 "model.dropout=0.3",
             ],
-        ),  # fmt: skip
+        ),
         (
             "imagenet_resnet18_250ep",
             "imagenet_root",
@@ -44,20 +42,24 @@ SHRINK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=
                 "trainer.batch_size=16",
                 "dataset.num_workers=0",
             ],
-        ),  # fmt: skip
+        ),
     ],
 )
-def test_preset_trains_on_files_in_the_real_format(experiment, root, norm, extra, request, tmp_path):
+def test_preset_trains_on_files_in_the_real_format(
+    experiment, root, norm, extra, request, tmp_path, run_config
+):
     data_root = request.getfixturevalue(root)
     paths = f"paths.imagenet_dir={data_root}" if root == "imagenet_root" else f"paths.data_dir={data_root}"
-    cfg = compose_run_config(tmp_path, [f"experiment={experiment}", f"norm={norm}", paths, *SHRINK, *extra])
+    cfg = run_config(tmp_path, [f"experiment={experiment}", f"norm={norm}", paths, *SHRINK, *extra])
     run(cfg)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "completed" and results["steps"] >= 1
     if root == "imagenet_root":
         assert set(results["test_acc"]) == {
-            "imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images",
-        }  # fmt: skip
+            "imagenetv2-matched-frequency",
+            "imagenetv2-threshold-0.7",
+            "imagenetv2-top-images",
+        }
         assert "test_acc_std" in results and results["best_val_acc"] is not None
     else:
         assert set(results["test_acc"]) == {"test"}

@@ -7,29 +7,17 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from seqnorm_repro.config import register_configs
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 from seqnorm_repro.train.checkpoint import CheckpointError
-
-register_configs()
-FAST = ["trainer.progress=false", "trainer.epochs=2", "trainer.batch_size=256"]
-
-
-def compose_run_config(run_dir: Path, overrides: list[str], logger: str = "none"):
-    """The real conf/, shrunk to seconds: two epochs, batch 256, no W&B unless asked."""
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        return compose(
-            "config", overrides=[*FAST, *overrides, f"logger={logger}", f"paths.output_dir={run_dir}"]
-        )
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
 
 
-def test_run_writes_metrics_checkpoints_and_results(tmp_path):
-    run(compose_run_config(tmp_path, []))
+def test_run_writes_metrics_checkpoints_and_results(tmp_path, run_config):
+    run(run_config(tmp_path, []))
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in metrics] == [1, 2]
     assert {"train_loss", "train_acc", "val_acc", "lr", "samples_per_s"} <= set(metrics[-1])
@@ -46,13 +34,13 @@ def test_run_writes_metrics_checkpoints_and_results(tmp_path):
 
 
 @pytest.mark.parametrize("norm", [["norm=ghostnorm", "gm=8"], ["norm=seqnorm", "gc=4", "gm=8"]])
-def test_interrupt_and_resume_equals_uninterrupted(tmp_path, norm):
+def test_interrupt_and_resume_equals_uninterrupted(tmp_path, norm, run_config):
     whole, pieces = tmp_path / "whole", tmp_path / "pieces"
     overrides = [*norm, "trainer.epochs=3", "optim.momentum=0.9", "schedule=cosine"]
-    run(compose_run_config(whole, overrides))
-    run(compose_run_config(pieces, overrides), max_epochs=2)  # "interrupted" after epoch 2
+    run(run_config(whole, overrides))
+    run(run_config(pieces, overrides), max_epochs=2)  # "interrupted" after epoch 2
     assert json.loads((pieces / "results.json").read_text())["status"] == "incomplete"
-    run(compose_run_config(pieces, overrides))
+    run(run_config(pieces, overrides))
     for key, value in _weights(whole).items():
         torch.testing.assert_close(_weights(pieces)[key], value, rtol=0, atol=0)
     assert (whole / "metrics.jsonl").read_text().count("\n") == (pieces / "metrics.jsonl").read_text().count(
@@ -60,35 +48,35 @@ def test_interrupt_and_resume_equals_uninterrupted(tmp_path, norm):
     )
 
 
-def test_completed_run_is_not_trained_again(tmp_path):
-    first = run(compose_run_config(tmp_path, []))
+def test_completed_run_is_not_trained_again(tmp_path, run_config):
+    first = run(run_config(tmp_path, []))
     stamp = (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns
-    assert run(compose_run_config(tmp_path, [])) == first
+    assert run(run_config(tmp_path, [])) == first
     assert (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
 
 
-def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
-    run(compose_run_config(tmp_path, []), max_epochs=1)
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config):
+    run(run_config(tmp_path, []), max_epochs=1)
     (tmp_path / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"last.pt is corrupt or unreadable .*trainer.resume=never"):
-        run(compose_run_config(tmp_path, []))
+        run(run_config(tmp_path, []))
     # Finished work is untouched: the record still says incomplete and best.pt still loads.
     assert json.loads((tmp_path / "results.json").read_text())["status"] == "incomplete"
     torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
 
 
-def test_checkpoint_of_another_config_is_a_clear_error(tmp_path):
-    run(compose_run_config(tmp_path, []), max_epochs=1)
+def test_checkpoint_of_another_config_is_a_clear_error(tmp_path, run_config):
+    run(run_config(tmp_path, []), max_epochs=1)
     with pytest.raises(CheckpointError, match=r"written by a different config"):
-        run(compose_run_config(tmp_path, ["optim.lr=0.1"]))
+        run(run_config(tmp_path, ["optim.lr=0.1"]))
 
 
-def test_accumulation_mixup_smoothing_and_clipping_run(tmp_path):
+def test_accumulation_mixup_smoothing_and_clipping_run(tmp_path, run_config):
     overrides = [
         "norm=ghostnorm", "gm=4", "trainer.accumulate_steps=2", "augment.mixup_alpha=0.2",
         "trainer.label_smoothing=0.1", "trainer.grad_clip=2.0", "trainer.epochs=1",
     ]  # fmt: skip
-    run(compose_run_config(tmp_path, overrides))
+    run(run_config(tmp_path, overrides))
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "completed" and results["steps"] == 3500 // 256
 
