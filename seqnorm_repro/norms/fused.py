@@ -1,12 +1,14 @@
-"""Fast GhostNorm and SeqNorm in plain torch ops: a custom autograd Function with a fused backward.
+"""Fast GhostNorm and SeqNorm in plain torch ops: custom autograd Functions with fused backwards.
 
 The paper's Figure 4 code lets autograd differentiate reshape, mean, var, subtract and divide one
-by one, saving each intermediate. Here the forward makes two passes for the statistics (mean, then
-the centred sum of squares: never E[x^2] - mean^2) and applies y = x * scale + shift; the backward
-reduces sum(dy) and sum(dy * (x - mean)) per (group, channel) and writes dx = dy * a + x * b + c,
-saving only the input and (gm, C) statistics, like BatchNorm. Few full-size temporaries, because on
-CPU each fresh allocation costs page faults. Every op covers all groups at once (a
-(gm, M/gm, C, S) view), so the cost does not grow with gm. Statistics are fp32 for fp16/bf16 inputs.
+by one, saving each intermediate. GhostNorm here makes two passes for the statistics (mean, then
+the centred sum of squares: never E[x^2] - mean^2) and one apply pass; its backward makes one pass
+for sum(dy) and sum(dy * (x - mean)) per (group, channel) and one for dx. It saves only the input
+and (gm, C) statistics, like BatchNorm, and allocates only its output and dx (on CPU every fresh
+full-size buffer costs page faults). Every op covers all groups at once through a (gm, M/gm, C, S)
+view, so the cost does not grow with gm. For contiguous inputs the apply and backward passes run
+ATen's BatchNorm kernels over the (sample, channel) rows (`rows.py`); SeqNorm runs entirely from
+per-row moments (`seq_moments.py`). Statistics are fp32 for fp16/bf16 inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqnorm_repro.norms.reference import stats_dtype
+from seqnorm_repro.norms.rows import as_rows, rows_affine, rows_backward
+from seqnorm_repro.norms.seq_moments import SeqNormFunction
 
 
 class _GhostNormFunction(torch.autograd.Function):
@@ -29,8 +33,11 @@ class _GhostNormFunction(torch.autograd.Function):
         y = torch.empty_like(x, dtype=mean.dtype)  # x's memory format; fp32 for fp16/bf16 x
         centred = torch.sub(groups, _grouped_stat(mean), out=_grouped(y, gm))
         var = _sum_of_squares(centred) / count
-        rstd = torch.rsqrt(var + eps)
-        centred.mul_(_grouped_stat(rstd * weight)).add_(_grouped_stat(bias))
+        scale = torch.rsqrt(var + eps) * weight
+        if _rows_apply(x, mean):
+            rows_affine(x, _per_row(mean, x), _per_row(scale, x), _per_row(bias, x), out=y)
+        else:
+            centred.mul_(_grouped_stat(scale)).add_(_grouped_stat(bias))
         ctx.save_for_backward(x, weight, mean, var)
         ctx.gm, ctx.eps = gm, eps
         ctx.mark_non_differentiable(mean, var)
@@ -39,60 +46,51 @@ class _GhostNormFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, mean, var = ctx.saved_tensors
-        gm, eps = ctx.gm, ctx.eps
+        gm = ctx.gm
         groups = _grouped(x, gm)
         count = groups.shape[1] * groups.shape[3]
-        rstd = torch.rsqrt(var + eps)
+        rstd = torch.rsqrt(var + ctx.eps)
         scale = rstd * weight
+        if _rows_apply(x, mean) and _rows_apply(dy, mean):
+            dx, row_sum_dy, row_sum_dy_centred = rows_backward(x, dy, _per_row(mean, x), _per_row(scale, x))
+            sum_dy, sum_dy_centred = _per_group(row_sum_dy, gm), _per_group(row_sum_dy_centred, gm)
+        else:
+            dx, sum_dy, sum_dy_centred = _grouped_sums_and_scaled_dy(x, dy, gm, scale, mean)
         # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * rstd,
         # built in place as dy * scale + x * slope + offset.
-        if _as_rows(x) is not None and _as_rows(dy) is not None and dy.dtype == x.dtype == mean.dtype:
-            dx, sum_dy, sum_dy_xhat = _row_sums_and_scaled_dy(x, dy, weight, mean, var, eps)
-        else:
-            dx, sum_dy, sum_dy_xhat = _grouped_sums_and_scaled_dy(x, dy, gm, scale, mean, rstd)
-        slope = -scale * rstd * sum_dy_xhat / count
+        slope = -scale * rstd.square() * sum_dy_centred / count
         offset = -scale * sum_dy / count - mean * slope
         _grouped(dx, gm).addcmul_(groups, _grouped_stat(slope)).add_(_grouped_stat(offset))
-        grad_weight, grad_bias = sum_dy_xhat.sum(0), sum_dy.sum(0)
+        grad_weight, grad_bias = (sum_dy_centred * rstd).sum(0), sum_dy.sum(0)
         return dx.to(x.dtype), grad_weight.to(weight.dtype), grad_bias.to(weight.dtype), None, None
 
 
-def _grouped_sums_and_scaled_dy(x, dy, gm, scale, mean, rstd):
-    """Any layout: (dy * scale, sum(dy), sum(dy * xhat)) per (group, channel) with torch ops."""
+def _grouped_sums_and_scaled_dy(x, dy, gm, scale, mean):
+    """Any layout: (dy * scale, sum(dy), sum(dy * (x - mean))) per (group, channel) with torch ops."""
     groups, dy_groups = _grouped(x, gm), _grouped(dy, gm)
     dx = torch.empty_like(x, dtype=mean.dtype)
     work = torch.sub(groups, _grouped_stat(mean), out=_grouped(dx, gm)).mul_(dy_groups)
-    sum_dy_xhat = work.sum((1, 3)) * rstd
+    sum_dy_centred = work.sum((1, 3))
     sum_dy = dy_groups.sum((1, 3), dtype=mean.dtype)
     torch.mul(dy_groups, _grouped_stat(scale), out=work)
-    return dx, sum_dy, sum_dy_xhat
+    return dx, sum_dy, sum_dy_centred
 
 
-def _row_sums_and_scaled_dy(x, dy, weight, mean, var, eps):
-    """Contiguous (M, C, S) tensors: ATen's eval-mode BatchNorm backward over M*C rows of S values
-    gives dy * scale and the per-row sum(dy), sum(dy * xhat) in one pass, no temporaries."""
-    gm, channels = mean.shape
-
-    def per_row(stat):  # (gm, C) or (C,) -> (M * C,): one value per (sample, channel) row
-        return stat.view(-1, 1, channels).expand(gm, x.shape[0] // gm, channels).reshape(-1)
-
-    dx, row_sum_dy_xhat, row_sum_dy = torch.ops.aten.native_batch_norm_backward(
-        _as_rows(dy), _as_rows(x), per_row(weight), per_row(mean), per_row(var),
-        None, None, False, eps, [True, True, True],
-    )  # fmt: skip
-
-    def per_group(rows):
-        return rows.view(gm, -1, channels).sum(1)
-
-    return dx.view(x.shape), per_group(row_sum_dy), per_group(row_sum_dy_xhat)
+def _rows_apply(t: Tensor, stats: Tensor) -> bool:
+    """ATen's row kernels apply: contiguous, spatial size > 1, already in the statistics' precision."""
+    return as_rows(t) is not None and t.dtype == stats.dtype
 
 
-def _as_rows(t: Tensor) -> Tensor | None:
-    """(M, C, *) as a (1, M*C, S) BatchNorm input when contiguous with S > 1, else None."""
-    rows = t.shape[0] * t.shape[1]
-    if t.dim() < 3 or not t.is_contiguous() or t.numel() == rows:
-        return None
-    return t.view(1, rows, -1)
+def _per_row(stat: Tensor, x: Tensor) -> Tensor:
+    """A (gm, C) or (C,) statistic repeated for each (sample, channel) row of x: (M, C)."""
+    batch, channels = x.shape[:2]
+    grouped = stat.view(-1, 1, channels)
+    return grouped.expand(grouped.shape[0], batch // grouped.shape[0], channels).reshape(batch, channels)
+
+
+def _per_group(rows: Tensor, gm: int) -> Tensor:
+    """(M, C) per-row sums added up per ghost group: (gm, C)."""
+    return rows.view(gm, -1, rows.shape[-1]).sum(1)
 
 
 def _sum_of_squares(centred: Tensor) -> Tensor:
@@ -133,7 +131,11 @@ def ghost_norm_fused(
 def seq_norm_fused(
     x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """SeqNorm training forward: ATen's GroupNorm kernel, then the fused GhostNorm."""
+    """SeqNorm training forward, same contract as `reference.seq_norm_reference`: from per-row
+    moments for contiguous fp32/fp64 inputs, else ATen's GroupNorm then the fused GhostNorm."""
+    weight, bias = _affine_params(x, weight, bias)
+    if as_rows(x) is not None and x.dtype == stats_dtype(x):
+        return SeqNormFunction.apply(x, weight, bias, gc, gm, eps)
     grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)
     y, mean, var = ghost_norm_fused(grouped, gm, weight, bias, eps)
     return y.to(x.dtype), mean, var
