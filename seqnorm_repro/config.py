@@ -44,9 +44,11 @@ class DatasetConfig:
     download: bool = True  # torchvision datasets: download when missing (needs the internet)
     verify_checksums: bool = True  # torchvision's md5 checks of the CIFAR files
     num_workers: int = 2
+    loader: str = "cpu"  # cpu: DataLoader workers | gpu: CIFAR held and augmented on the device
 
     def __post_init__(self) -> None:
         _require(self.name in DATASETS, f"dataset.name={self.name!r} is not one of {DATASETS}")
+        _require(self.loader in ("cpu", "gpu"), f"dataset.loader={self.loader!r}: cpu or gpu")
         _require(self.val_size >= 0, f"dataset.val_size={self.val_size} must be >= 0")
         _require(self.num_workers >= 0, f"dataset.num_workers={self.num_workers} must be >= 0")
 
@@ -72,7 +74,7 @@ class NormConfig:
     gm: int | None = None  # ghost groups per forward pass (ghostnorm, seqnorm)
     gc: int | None = None  # channel groups (seqnorm, groupnorm)
     noise_std: float | None = None  # noisy_batchnorm
-    impl: str | None = None  # ghostnorm, seqnorm: auto | fused | reference
+    impl: str | None = None  # ghostnorm, seqnorm: auto | triton | fused | reference
 
     def params(self) -> dict[str, Any]:
         """The keyword arguments for make_norm: the fields this norm's yaml set."""
@@ -188,6 +190,24 @@ class TrainerConfig:
 
 
 @dataclass
+class LandscapeConfig:
+    """The loss-landscape probe (Santurkar et al. 2018; the paper's Section 3.1 and A.2)."""
+
+    enabled: bool = False
+    every: int = 1  # probe every k-th optimizer step
+    mode: str = "fixed"  # fixed: step_sizes are learning rates | schedule: multiples of the current lr
+    step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+
+    def __post_init__(self) -> None:
+        _require(self.every >= 1, f"landscape.every={self.every} must be >= 1")
+        _require(self.mode in ("fixed", "schedule"), f"landscape.mode={self.mode!r}: fixed or schedule")
+        _require(
+            len(self.step_sizes) > 0 and all(s > 0 for s in self.step_sizes),
+            f"landscape.step_sizes={self.step_sizes} must be positive",
+        )
+
+
+@dataclass
 class Config:
     seed: int = 0
     gm: int = 8  # fed to norm.gm by conf/norm/{ghostnorm,seqnorm}.yaml
@@ -203,6 +223,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    landscape: LandscapeConfig = field(default_factory=LandscapeConfig)
 
 
 def register_configs() -> None:

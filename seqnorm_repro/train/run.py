@@ -15,6 +15,7 @@ from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.tracking.run_files import config_hash, read_json, write_json
 from seqnorm_repro.tracking.wandb_logger import make_logger
+from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,21 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     logger = make_logger(typed.logger, run_dir, typed.name, config, typed.tags)
     failed = True
     try:
-        results = Trainer(typed, model, data, device, run_dir, config, digest, logger).fit(max_epochs)
+        trainer = Trainer(typed, model, data, device, run_dir, config, digest, logger, _callbacks(typed))
+        results = trainer.fit(max_epochs)
         failed = False
     finally:
         logger.finish(failed=failed)
     log.info("results: %s", {k: results[k] for k in ("status", "best_val_acc", "test_acc") if k in results})
     return _objective(results)
+
+
+def _callbacks(cfg: Config) -> list[Callback]:
+    if not cfg.landscape.enabled:
+        return []
+    from seqnorm_repro.landscape import LossLandscapeProbe  # only runs that probe pay for it
+
+    return [LossLandscapeProbe(cfg.landscape)]
 
 
 def _objective(results: dict) -> float:

@@ -7,6 +7,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from seqnorm_repro.data import DataBundle
 from seqnorm_repro.tracking.provenance import git_commit, hardware
 from seqnorm_repro.tracking.run_files import write_json, write_jsonl
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
+from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.checkpoint import load_checkpoint, save_checkpoint
 from seqnorm_repro.train.optim import base_lr, build_optimizer
 from seqnorm_repro.train.schedules import lr_factor
@@ -55,9 +57,11 @@ class Trainer:
         config: dict[str, Any],
         config_hash: str,
         logger: MetricsLogger,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.cfg, self.data, self.device, self.run_dir = cfg, data, device, run_dir
         self.config, self.config_hash, self.logger = config, config_hash, logger
+        self.callbacks = list(callbacks)
         trainer = cfg.trainer
         self.memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
@@ -92,6 +96,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "state": vars(self.state),
+            "callbacks": [callback.state_dict() for callback in self.callbacks],
             "config": self.config,
             "config_hash": self.config_hash,
         }
@@ -105,6 +110,8 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scaler.load_state_dict(checkpoint["scaler"])
         self.state = RunState(**checkpoint["state"])
+        for callback, state in zip(self.callbacks, checkpoint["callbacks"], strict=True):
+            callback.load_state_dict(state)
         log.info("resumed from %s after epoch %d (step %d)", last, self.state.epoch, self.state.step)
 
     def _results(self, status: str, **extra: Any) -> dict[str, Any]:
@@ -140,7 +147,10 @@ class Trainer:
             if self.state.epoch < cfg.epochs:
                 results = self._results("incomplete")
             else:
-                results = self._results("completed", **self._test())
+                extra = self._test()
+                for callback in self.callbacks:
+                    extra.update(callback.on_fit_end(self))
+                results = self._results("completed", **extra)
         except BaseException as err:
             write_json(self.run_dir / "results.json", self._results("failed", error=repr(err)[:500]))
             raise
@@ -198,7 +208,7 @@ class Trainer:
                 logits, loss = self._forward_loss(inputs, targets)
             self.scaler.scale(loss / cfg.accumulate_steps).backward()
             if (index + 1) % cfg.accumulate_steps == 0:
-                self._optimizer_step()
+                self._optimizer_step(inputs, targets)
             loss_sum += loss.detach() * targets.shape[0]
             correct += (logits.argmax(1) == targets).sum()
             seen += targets.shape[0]
@@ -220,13 +230,15 @@ class Trainer:
         loss = lam * self.criterion(logits, targets) + (1 - lam) * self.criterion(logits, targets[perm])
         return logits, loss
 
-    def _optimizer_step(self) -> None:
+    def _optimizer_step(self, inputs: Tensor, targets: Tensor) -> None:
         factor = lr_factor(self.cfg.schedule, self.state.step, self.steps_per_epoch, self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr * factor
+        self.scaler.unscale_(self.optimizer)  # a no-op without fp16 AMP
         if self.cfg.trainer.grad_clip is not None:
-            self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.trainer.grad_clip)
+        for callback in self.callbacks:
+            callback.before_step(self, inputs, targets)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
