@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
-from seqnorm_repro.data.samplers import EpochShuffle, SeededIndices
+from seqnorm_repro.data.samplers import EpochShuffle, EvalShard, SeededIndices
 from seqnorm_repro.data.views import Augmented
 
 
@@ -38,12 +38,7 @@ def train_loader(
     world_size: int,
 ) -> DataLoader:
     """Shuffled per epoch and sharded across `world_size` processes; the last partial batch is dropped."""
-    if world_size > 1:
-        order = DistributedSampler(
-            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
-        )
-    else:
-        order = EpochShuffle(len(dataset), seed)
+    order = EpochShuffle(len(dataset), seed, batch_size, rank, world_size)
     generator = torch.Generator()
     return DataLoader(
         dataset,
@@ -60,11 +55,8 @@ def train_loader(
 def eval_loader(
     dataset: Dataset, *, batch_size: int, num_workers: int, pin_memory: bool, rank: int, world_size: int
 ) -> DataLoader:
-    """In order, every sample. With world_size > 1 each process gets a shard, and DistributedSampler pads
-    the shards to equal length by repeating the first samples, so the shards' metrics count a few twice."""
-    sampler = None
-    if world_size > 1:
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+    """In order, every sample; with world_size > 1 each process gets a disjoint shard."""
+    sampler = EvalShard(len(dataset), rank, world_size) if world_size > 1 else None
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DistributedSampler, Sampler
+from torch.utils.data import Sampler
 
 _ORDER, _AUGMENT, _WORKERS = 0, 1, 2  # keep the streams apart
 
@@ -18,20 +18,47 @@ def derive_seed(*keys: int) -> int:
 
 
 class EpochShuffle(Sampler[int]):
-    """A permutation per epoch: torch.randperm under a generator seeded by (seed, epoch) only."""
+    """A permutation per epoch: torch.randperm under a generator seeded by (seed, epoch) only.
 
-    def __init__(self, size: int, seed: int) -> None:
+    With world_size > 1 every process draws the same permutation, cut into global batches of
+    batch_size * world_size, and takes its own contiguous slice of each: the processes' batches
+    together are exactly the single-process batch, so unsynchronised BatchNorm on D processes
+    normalises the same contiguous groups as GhostNorm(gm=D) on one (the paper's Section 2.3).
+    """
+
+    def __init__(self, size: int, seed: int, batch_size: int = 1, rank: int = 0, world_size: int = 1) -> None:
         self.size, self.seed, self.epoch = size, seed, 0
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(derive_seed(_ORDER, self.seed, self.epoch))
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        order = torch.randperm(self.size, generator=generator)
+        if self.world_size > 1:
+            batches = order[: len(self) * self.world_size].view(-1, self.world_size, self.batch_size)
+            order = batches[:, self.rank].reshape(-1)
+        return iter(order.tolist())
 
     def __len__(self) -> int:
-        return self.size
+        if self.world_size == 1:
+            return self.size
+        return self.size // (self.batch_size * self.world_size) * self.batch_size
+
+
+class EvalShard(Sampler[int]):
+    """Every world_size-th sample from `rank`, in order and without padding: summed over processes,
+    evaluation counts every sample exactly once (DistributedSampler would repeat some)."""
+
+    def __init__(self, size: int, rank: int, world_size: int) -> None:
+        self.indices = range(rank, size, world_size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 class SeededIndices(Sampler[tuple[int, int]]):
@@ -42,9 +69,7 @@ class SeededIndices(Sampler[tuple[int, int]]):
     would not achieve. That generator, which seeds worker processes, is reseeded from (seed, epoch) too.
     """
 
-    def __init__(
-        self, order: EpochShuffle | DistributedSampler, seed: int, generator: torch.Generator
-    ) -> None:
+    def __init__(self, order: EpochShuffle, seed: int, generator: torch.Generator) -> None:
         self.order, self.seed, self.generator = order, seed, generator
         self.set_epoch(0)
 

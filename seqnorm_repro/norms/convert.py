@@ -19,9 +19,10 @@ BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchN
 _INHERITED = ("eps", "momentum", "affine", "track_running_stats")
 
 
-def convert_norm(model: nn.Module, norm: str, **params) -> nn.Module:
-    """Replace every BatchNorm in `model` by `make_norm(norm, C, **params)`, keeping its affine
-    weights and running statistics (where the new layer has them); returns the model.
+def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.Module:
+    """Replace every BatchNorm in `model` by `make_norm(norm, C, **params)` (or `norm(C, **params)`
+    for a layer class), keeping its affine weights and running statistics (where the new layer has
+    them); returns the model.
 
     eps, momentum, affine and track_running_stats come from each BatchNorm unless given in params.
     If `model` is itself a BatchNorm, the new layer is returned.
@@ -46,15 +47,20 @@ def convert_norm(model: nn.Module, norm: str, **params) -> nn.Module:
     return model
 
 
-def _replacement(bn: _BatchNorm, norm: str, params: dict) -> nn.Module:
+def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> nn.Module:
     """The new layer on the BatchNorm's device and dtype, holding the state they share."""
-    accepted = inspect.signature(norm_class(norm)).parameters.values()
+    cls = norm if isinstance(norm, type) else norm_class(norm)
+    accepted = inspect.signature(cls).parameters.values()
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted)
     names = {p.name for p in accepted}
     inherited = {k: getattr(bn, k) for k in _INHERITED if takes_any or k in names}
     tensor = bn.weight if bn.weight is not None else bn.running_mean
     placement = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
-    new = make_norm(norm, bn.num_features, **{**inherited, **placement, **params})
+    kwargs = {**inherited, **placement, **params}
+    if isinstance(norm, type):
+        new = cls(bn.num_features, **kwargs)
+    else:
+        new = make_norm(norm, bn.num_features, **kwargs)
     shared = new.state_dict().keys()
     new.load_state_dict({k: v for k, v in bn.state_dict().items() if k in shared}, strict=False)
     return new

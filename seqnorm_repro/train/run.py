@@ -1,4 +1,7 @@
-"""One training run from a composed config: validate, build, train, write results."""
+"""One training run from a composed config: validate, build, train, write results.
+
+Under torchrun (or a SLURM launcher) every process runs this; rank 0 owns the run directory.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +17,12 @@ from seqnorm_repro.data import build_data
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.tracking.run_files import config_hash, read_json, write_json
-from seqnorm_repro.tracking.wandb_logger import make_logger
+from seqnorm_repro.tracking.wandb_logger import MetricsLogger, make_logger
 from seqnorm_repro.train.callbacks import Callback
-from seqnorm_repro.train.trainer import Trainer
+from seqnorm_repro.train.distributed import DistEnv, broadcast_object, init_distributed, launch_env, shutdown
+from seqnorm_repro.train.norm_groups import NormPlan, describe, plan_norm, samples_per_group
+from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
+from seqnorm_repro.train.trainer import RunContext, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -30,38 +36,66 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     after that many epochs (a preemptible job's slice); calling again resumes.
     """
     typed = validate(cfg)
-    run_dir = Path(typed.paths.output_dir)
+    plan = plan_norm(typed, launch_env().world_size)
+    _check_norm_fits_model(typed, plan)
+    device = _device(typed.trainer.device, launch_env())
+    env = init_distributed(device, typed.trainer.dist_timeout_s)
+    try:
+        return _run(cfg, typed, plan, device, env, max_epochs)
+    finally:
+        shutdown()
+
+
+def _run(
+    cfg: DictConfig, typed: Config, plan: NormPlan, device, env: DistEnv, max_epochs: int | None
+) -> float:
+    run_dir = Path(broadcast_object(str(Path(typed.paths.output_dir).resolve())))
     config = OmegaConf.to_container(cfg, resolve=True)
+    config["paths"]["output_dir"] = str(run_dir)
     digest = config_hash(config)
     previous = read_json(run_dir / "results.json")
     completed = previous is not None and previous.get("status") == "completed"
     if typed.trainer.resume == "auto" and completed and previous.get("config_hash") == digest:
         log.info("%s already completed with this config; not training again", run_dir)
         return _objective(previous)
-    _check_norm_fits_model(typed)
-    device = _device(typed.trainer.device)
-    _seed_everything(typed.seed, typed.trainer.deterministic)
+    _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
     data = build_data(
         typed.dataset,
         typed.augment,
         typed.paths,
-        batch_size=typed.trainer.batch_size // typed.trainer.accumulate_steps,
+        batch_size=plan.per_device_batch,
         eval_batch_size=typed.trainer.eval_batch_size,
         pin_memory=device.type == "cuda",
         seed=typed.seed,
+        rank=env.rank,
+        world_size=env.world_size,
     )
-    model = build_model(typed.model, _norm_layer(typed), data.num_classes, data.input_shape)
-    log.info("%s: %s with %s %s, %d parameters", typed.name, typed.model.name, typed.norm.name,
-             typed.norm.params(), sum(p.numel() for p in model.parameters()))  # fmt: skip
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if data.val_indices:
-        write_json(run_dir / "val_indices.json", {"split_seed": typed.dataset.split_seed,
-                                                  "indices": data.val_indices})  # fmt: skip
-    logger = make_logger(typed.logger, run_dir, typed.name, config, typed.tags)
+    torch.manual_seed(typed.seed)  # every rank builds the same initial weights
+    model = build_model(typed.model, norm_layer(plan.name, **plan.params), data.num_classes, data.input_shape)
+    if typed.trainer.sync_bn and env.distributed:
+        model = synchronise_batchnorm(model, device)
+    groups = describe(
+        plan, samples_per_group(model, plan), typed.trainer.sync_bn, typed.trainer.accumulate_steps
+    )
+    log.info(
+        "%s: %s with %s %s, %d parameters; %d process(es); samples per normalisation group: %s %s",
+        typed.name, typed.model.name, plan.name, plan.params, sum(p.numel() for p in model.parameters()),
+        env.world_size, groups["samples_per_group"], plan.note,
+    )  # fmt: skip
+    if env.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if data.val_indices:
+            write_json(
+                run_dir / "val_indices.json",
+                {"split_seed": typed.dataset.split_seed, "indices": data.val_indices},
+            )
+    logger = (
+        make_logger(typed.logger, run_dir, typed.name, config, typed.tags) if env.is_main else MetricsLogger()
+    )
+    context = RunContext(run_dir, config, digest, env, groups)
     failed = True
     try:
-        trainer = Trainer(typed, model, data, device, run_dir, config, digest, logger, _callbacks(typed))
-        results = trainer.fit(max_epochs)
+        results = Trainer(typed, model, data, device, context, logger, _callbacks(typed)).fit(max_epochs)
         failed = False
     finally:
         logger.finish(failed=failed)
@@ -84,25 +118,26 @@ def _objective(results: dict) -> float:
     return float(sum(tests.values()) / len(tests)) if tests else float("nan")
 
 
-def _norm_layer(cfg: Config):
-    return norm_layer(cfg.norm.name, **cfg.norm.params())
-
-
-def _check_norm_fits_model(cfg: Config) -> None:
+def _check_norm_fits_model(cfg: Config, plan: NormPlan) -> None:
     """Build the model on the meta device (no memory, no data) so a gc that does not divide some
     layer's channels fails now, as a config error."""
     try:
         with torch.device("meta"):
-            build_model(cfg.model, _norm_layer(cfg), num_classes=10, input_shape=(3, 32, 32))
+            build_model(
+                cfg.model, norm_layer(plan.name, **plan.params), num_classes=10, input_shape=(3, 32, 32)
+            )
     except ValueError as err:
         raise ConfigError(f"norm={cfg.norm.name} does not fit model={cfg.model.name}: {err}") from None
 
 
-def _device(name: str) -> torch.device:
+def _device(name: str, env: DistEnv) -> torch.device:
+    """trainer.device; with several processes on CUDA, each process's own GPU (its local rank)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={name} but CUDA is not available: use trainer.device=auto")
+    if name == "cuda":
+        return torch.device("cuda", env.local_rank)
     return torch.device(name)
 
 

@@ -9,13 +9,14 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -26,10 +27,22 @@ from seqnorm_repro.tracking.run_files import write_json, write_jsonl
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.checkpoint import load_checkpoint, save_checkpoint
+from seqnorm_repro.train.distributed import DistEnv, all_reduce_sum, broadcast_buffers
 from seqnorm_repro.train.optim import base_lr, build_optimizer
 from seqnorm_repro.train.schedules import lr_factor
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where this process runs and what identifies the run."""
+
+    run_dir: Path
+    config: dict[str, Any]  # the resolved config, saved in every checkpoint
+    config_hash: str
+    env: DistEnv = field(default_factory=DistEnv)
+    norm_groups: dict[str, Any] = field(default_factory=dict)  # see norm_groups.describe
 
 
 @dataclass
@@ -53,19 +66,24 @@ class Trainer:
         model: nn.Module,
         data: DataBundle,
         device: torch.device,
-        run_dir: Path,
-        config: dict[str, Any],
-        config_hash: str,
+        context: RunContext,
         logger: MetricsLogger,
         callbacks: Sequence[Callback] = (),
     ) -> None:
-        self.cfg, self.data, self.device, self.run_dir = cfg, data, device, run_dir
-        self.config, self.config_hash, self.logger = config, config_hash, logger
+        self.cfg, self.data, self.device, self.context = cfg, data, device, context
+        self.run_dir, self.env, self.logger = context.run_dir, context.env, logger
         self.callbacks = list(callbacks)
         trainer = cfg.trainer
         self.memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
-        self.forward = torch.compile(self.model) if trainer.compile else self.model
+        wrapped = self.model
+        if self.env.distributed:  # gradients averaged over processes; the model itself is saved
+            wrapped = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.ddp = wrapped if self.env.distributed else None
+        self.forward = torch.compile(wrapped) if trainer.compile else wrapped
+        self.eval_forward = torch.compile(self.model) if trainer.compile else self.model
         self.lr = base_lr(cfg.optim, trainer.batch_size)
         self.optimizer = build_optimizer(self.model, cfg.optim, self.lr)
         use_amp = trainer.amp != "none" and device.type == "cuda"
@@ -97,15 +115,15 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "state": vars(self.state),
             "callbacks": [callback.state_dict() for callback in self.callbacks],
-            "config": self.config,
-            "config_hash": self.config_hash,
+            "config": self.context.config,
+            "config_hash": self.context.config_hash,
         }
 
     def _resume(self) -> None:
         last = self.checkpoint_dir / "last.pt"
         if self.cfg.trainer.resume != "auto" or not last.exists():
             return
-        checkpoint = load_checkpoint(last, self.config_hash, self.device)
+        checkpoint = load_checkpoint(last, self.context.config_hash, self.device)
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scaler.load_state_dict(checkpoint["scaler"])
@@ -119,7 +137,7 @@ class Trainer:
         return {
             "status": status,
             "name": self.cfg.name,
-            "config_hash": self.config_hash,
+            "config_hash": self.context.config_hash,
             "git_commit": git_commit(),
             "hardware": hardware(self.device),
             "epochs_completed": state.epoch,
@@ -130,6 +148,7 @@ class Trainer:
             "final_val_acc": state.history[-1].get("val_acc") if state.history else None,
             "wall_seconds": round(state.wall_seconds, 1),
             "val_indices_file": "val_indices.json" if self.data.val_indices else None,
+            "norm_groups": self.context.norm_groups,
             **extra,
         }
 
@@ -138,7 +157,7 @@ class Trainer:
         """Train from the last checkpoint (if any) to cfg.trainer.epochs, or for at most `max_epochs`
         epochs in this call; returns what results.json says."""
         self._resume()
-        write_json(self.run_dir / "results.json", self._results("running"))
+        self._write_results(self._results("running"))
         cfg = self.cfg.trainer
         stop = cfg.epochs if max_epochs is None else min(cfg.epochs, self.state.epoch + max_epochs)
         try:
@@ -152,17 +171,21 @@ class Trainer:
                     extra.update(callback.on_fit_end(self))
                 results = self._results("completed", **extra)
         except BaseException as err:
-            write_json(self.run_dir / "results.json", self._results("failed", error=repr(err)[:500]))
+            self._write_results(self._results("failed", error=repr(err)[:500]))
             raise
-        write_json(self.run_dir / "results.json", results)
+        self._write_results(results)
         self.logger.summarise(results)
         return results
 
+    def _write_results(self, results: dict[str, Any]) -> None:
+        if self.env.is_main:
+            write_json(self.run_dir / "results.json", results)
+
     def _run_epoch(self, epoch: int) -> None:
         # Every random draw of an epoch (shuffle, augmentation, dropout, noise, mixup) is a function
-        # of (seed, epoch): a resumed run replays exactly what an uninterrupted one would.
+        # of (seed, epoch, rank): a resumed run replays exactly what an uninterrupted one would.
         self.data.set_epoch(epoch)
-        torch.manual_seed(self.cfg.seed * 100_003 + epoch)
+        torch.manual_seed(self.cfg.seed * 100_003 + epoch * 1_009 + self.env.rank)
         started = time.perf_counter()
         train = self._train_epoch(epoch)
         seconds = time.perf_counter() - started
@@ -178,20 +201,19 @@ class Trainer:
         improved = "val_acc" in row and (state.best_val_acc is None or row["val_acc"] > state.best_val_acc)
         if improved:
             state.best_val_acc, state.best_epoch = row["val_acc"], epoch + 1
-        checkpoint = self._checkpoint()
-        save_checkpoint(self.checkpoint_dir / "last.pt", checkpoint)
-        if improved:
-            save_checkpoint(self.checkpoint_dir / "best.pt", checkpoint)
-        write_jsonl(self.run_dir / "metrics.jsonl", state.history)
+        if self.env.is_main:
+            checkpoint = self._checkpoint()
+            save_checkpoint(self.checkpoint_dir / "last.pt", checkpoint)
+            if improved:
+                save_checkpoint(self.checkpoint_dir / "best.pt", checkpoint)
+            write_jsonl(self.run_dir / "metrics.jsonl", state.history)
         self.logger.log(row, step=state.step)
         log.info("epoch %d/%d %s", epoch + 1, self.cfg.trainer.epochs, _format(row))
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         cfg = self.cfg.trainer
         self.model.train()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
+        totals = torch.zeros(3, device=self.device, dtype=torch.float64)  # loss sum, correct, samples
         micro_batches = self.steps_per_epoch * cfg.accumulate_steps
         batches = tqdm(
             self.data.train,
@@ -204,19 +226,25 @@ class Trainer:
             if index == micro_batches:
                 break
             inputs, targets = self._to_device(inputs, targets)
-            with self.autocast():
-                logits, loss = self._forward_loss(inputs, targets)
-            self.scaler.scale(loss / cfg.accumulate_steps).backward()
-            if (index + 1) % cfg.accumulate_steps == 0:
+            stepping = (index + 1) % cfg.accumulate_steps == 0
+            # DDP all-reduces gradients on the backward of a step's last micro-batch only
+            with self._sync_gradients(stepping):
+                with self.autocast():
+                    logits, loss = self._forward_loss(inputs, targets)
+                self.scaler.scale(loss / cfg.accumulate_steps).backward()
+            if stepping:
                 self._optimizer_step(inputs, targets)
-            loss_sum += loss.detach() * targets.shape[0]
-            correct += (logits.argmax(1) == targets).sum()
-            seen += targets.shape[0]
-        # note: the two .item() calls are the epoch's only CPU-GPU sync points
-        loss = loss_sum.item() / seen
+            totals[0] += loss.detach() * targets.shape[0]
+            totals[1] += (logits.argmax(1) == targets).sum()
+            totals[2] += targets.shape[0]
+        loss_sum, correct, seen = all_reduce_sum(totals).tolist()  # the epoch's one CPU-GPU sync
+        loss = loss_sum / seen
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} in epoch {epoch + 1}: lower optim.lr")
-        return {"train_loss": loss, "train_acc": correct.item() / seen, "lr": self._lr(), "samples": seen}
+        return {"train_loss": loss, "train_acc": correct / seen, "lr": self._lr(), "samples": int(seen)}
+
+    def _sync_gradients(self, stepping: bool):
+        return nullcontext() if self.ddp is None or stepping else self.ddp.no_sync()
 
     def _forward_loss(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         """Cross-entropy, on a mixup of the batch with a shuffled copy when augment.mixup_alpha > 0."""
@@ -255,22 +283,22 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, loader: DataLoader) -> dict[str, float]:
-        """Top-1 accuracy and loss with the running statistics (eval mode)."""
+        """Top-1 accuracy and loss with rank 0's running statistics, over every process's shard."""
         self.model.eval()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
+        broadcast_buffers(self.model)
+        totals = torch.zeros(3, device=self.device, dtype=torch.float64)  # loss sum, correct, samples
         limit = self.cfg.trainer.limit_eval_batches
         for index, (inputs, targets) in enumerate(loader):
             if limit is not None and index == limit:
                 break
             inputs, targets = self._to_device(inputs, targets)
             with self.autocast():
-                logits = self.forward(inputs)
-            loss_sum += F.cross_entropy(logits.float(), targets, reduction="sum")
-            correct += (logits.argmax(1) == targets).sum()
-            seen += targets.shape[0]
-        return {"acc": correct.item() / seen, "loss": loss_sum.item() / seen}
+                logits = self.eval_forward(inputs)
+            totals[0] += F.cross_entropy(logits.float(), targets, reduction="sum")
+            totals[1] += (logits.argmax(1) == targets).sum()
+            totals[2] += targets.shape[0]
+        loss_sum, correct, seen = all_reduce_sum(totals).tolist()
+        return {"acc": correct / seen, "loss": loss_sum / seen}
 
     def _test(self) -> dict[str, Any]:
         """Every test set with the final weights; several (ImageNetV2) also as mean and std."""

@@ -77,3 +77,11 @@ def test_bad_values_fail_before_any_data_loads(overrides, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         run(_compose([*offline, *overrides], tmp_path))
     assert not (tmp_path / "results.json").exists()
+
+
+def test_slurm_launcher_config_composes(tmp_path):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.max_num_timeout) == (8, 8, 3)

@@ -73,3 +73,22 @@ def test_ranks_get_disjoint_training_shards_and_full_eval_shards(make_bundle):
     assert not set(indices[0]) & set(indices[1])
     tests = [make_bundle("cifar10", rank=rank, world_size=2).tests["test"] for rank in (0, 1)]
     assert sum(len(loader.sampler) for loader in tests) == 100
+
+
+def test_processes_take_contiguous_slices_of_the_single_process_batches():
+    """Unsynchronised BatchNorm on D processes then normalises GhostNorm(gm=D)'s groups (Section 2.3)."""
+    from seqnorm_repro.data.samplers import EpochShuffle
+
+    single = list(EpochShuffle(100, seed=3, batch_size=20))
+    shards = [list(EpochShuffle(100, seed=3, batch_size=10, rank=r, world_size=2)) for r in (0, 1)]
+    for step in range(5):
+        global_batch = single[step * 20 : (step + 1) * 20]
+        assert shards[0][step * 10 : (step + 1) * 10] == global_batch[:10]
+        assert shards[1][step * 10 : (step + 1) * 10] == global_batch[10:]
+
+
+def test_evaluation_shards_cover_every_sample_once():
+    from seqnorm_repro.data.samplers import EvalShard
+
+    shards = [list(EvalShard(11, rank, 3)) for rank in range(3)]
+    assert sorted(index for shard in shards for index in shard) == list(range(11))

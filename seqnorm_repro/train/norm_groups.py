@@ -1,0 +1,112 @@
+"""Normalisation-group accounting: which layer each run builds and how many samples it normalises over.
+
+What matters for the paper's results is the number of samples per normalisation group. The paper
+ran 8 GPUs with 64 samples each, so its "GhostNorm (GM = 8)" normalised over 8 samples and its
+unsynchronised "BatchNorm" over 64. With `paper_device_batch` set (the paper presets), `gm` is the
+paper's GM per that many samples, and BatchNorm-type layers keep the paper's group size on any
+device count: one GPU running batch 512 builds GhostNorm(gm=64) for "GM = 8" and GhostNorm(gm=8)
+for "BatchNorm", as the paper's 8 GPUs did. Without it, gm counts groups per forward pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from seqnorm_repro.config import Config, ConfigError
+from seqnorm_repro.norms import GhostNorm, GroupNorm, NoisyBatchNorm, SeqNorm
+
+log = logging.getLogger(__name__)
+
+_GHOSTED = ("ghostnorm", "seqnorm")  # layers whose gm is a number of groups
+
+
+@dataclass(frozen=True)
+class NormPlan:
+    """The norm layer to build on each device, with the numbers that decided it."""
+
+    name: str
+    params: dict[str, Any]
+    per_device_batch: int  # samples per forward pass on one device
+    world_size: int
+    note: str = ""
+
+
+def plan_norm(cfg: Config, world_size: int) -> NormPlan:
+    """The layer and parameters each device builds; ConfigError if the groups cannot be formed."""
+    trainer = cfg.trainer
+    micro = trainer.batch_size // (world_size * trainer.accumulate_steps)
+    if micro * world_size * trainer.accumulate_steps != trainer.batch_size:
+        raise ConfigError(
+            f"trainer.batch_size={trainer.batch_size} does not split over {world_size} processes x "
+            f"trainer.accumulate_steps={trainer.accumulate_steps}"
+        )
+    name, params, note = cfg.norm.name, cfg.norm.params(), ""
+    keeps_paper_groups = name in (*_GHOSTED, "batchnorm") and not (name == "batchnorm" and trainer.sync_bn)
+    if cfg.paper_device_batch is not None and keeps_paper_groups:
+        paper_gm = params.get("gm", 1)
+        per_group = _exact(
+            cfg.paper_device_batch, paper_gm, f"paper_device_batch={cfg.paper_device_batch}", "gm"
+        )
+        gm = _exact(
+            micro, per_group, f"the per-device batch of {micro}", f"the paper's {per_group} samples per group"
+        )
+        note = f"the paper's {per_group} samples per group ({paper_gm} groups per {cfg.paper_device_batch})"
+        if name == "batchnorm" and gm > 1:
+            name, params = "ghostnorm", {"gm": gm}
+            note += ": unsynchronised BatchNorm as on the paper's GPUs"
+        elif name in _GHOSTED:
+            params = {**params, "gm": gm}
+    if "gm" in params:
+        gm = params["gm"]
+        if micro % gm:
+            raise ConfigError(
+                f"gm={gm} does not divide the per-device batch of {micro} (trainer.batch_size="
+                f"{trainer.batch_size} / {world_size} processes / trainer.accumulate_steps="
+                f"{trainer.accumulate_steps}); choose a gm that divides {micro}"
+            )
+        if micro // gm < 2:
+            raise ConfigError(f"gm={gm} leaves {micro // gm} sample per group; use gm <= {micro // 2}")
+    return NormPlan(name, params, micro, world_size, note)
+
+
+def _exact(total: int, parts: int, what: str, by: str) -> int:
+    if parts < 1 or total % parts or total < parts:
+        raise ConfigError(
+            f"{what} cannot be split into groups of {by} ({parts}): change gm or trainer.batch_size"
+        )
+    return total // parts
+
+
+def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:
+    """For each norm layer kind in `model`, the samples one normalisation group spans."""
+    sizes: dict[str, int] = {}
+    for module in model.modules():
+        kind = type(module).__name__
+        if isinstance(module, GhostNorm | SeqNorm):
+            sizes[kind] = plan.per_device_batch // module.gm
+        elif isinstance(module, nn.SyncBatchNorm) or kind == "AllReduceBatchNorm":
+            sizes[kind] = plan.per_device_batch * plan.world_size
+        elif isinstance(module, _BatchNorm | NoisyBatchNorm):
+            sizes[kind] = plan.per_device_batch
+        elif isinstance(module, GroupNorm):
+            sizes[kind] = 1  # each sample on its own (over channel groups)
+    return sizes
+
+
+def describe(plan: NormPlan, sizes: dict[str, int], sync_bn: bool, accumulate_steps: int) -> dict[str, Any]:
+    """What results.json stores and the run prints about normalisation groups."""
+    return {
+        "built": plan.name,
+        "params": plan.params,
+        "samples_per_group": sizes,
+        "world_size": plan.world_size,
+        "per_device_batch": plan.per_device_batch,
+        "accumulate_steps": accumulate_steps,
+        "sync_bn": sync_bn,
+        "note": plan.note,
+    }

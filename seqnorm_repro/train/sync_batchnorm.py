@@ -1,0 +1,56 @@
+"""trainer.sync_bn: BatchNorm with statistics over the global batch of every process.
+
+On CUDA this is torch's nn.SyncBatchNorm. torch's version rejects CPU tensors, so on CPU (gloo)
+AllReduceBatchNorm sums the statistics with torch.distributed.nn's differentiable all-reduce;
+autograd then gives the synchronised backward. GhostNorm and SeqNorm are never converted: they are
+not `_BatchNorm`s, and ghost groups are per device by definition.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_fn
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from seqnorm_repro.norms import convert_norm
+
+
+class AllReduceBatchNorm(_BatchNorm):
+    """BatchNorm over the union of every process's batch, for CPU process groups."""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"{self}: expected (M, C) or (M, C, *) input, got {tuple(input.shape)}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (self.training and dist.is_initialized()):
+            return super().forward(x)
+        dims = [0, *range(2, x.dim())]
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        count = torch.full((1,), x.numel() // x.shape[1], dtype=x.dtype, device=x.device)
+        totals = dist_fn.all_reduce(torch.cat([x.sum(dims), count]))
+        n, mean = totals[-1], totals[:-1] / totals[-1]
+        centred = x - mean.view(shape)
+        var = dist_fn.all_reduce(centred.square().sum(dims)) / n  # centred: never E[x^2] - mean^2
+        y = centred * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        if self.track_running_stats:
+            self._update(mean.detach(), (var * n / (n - 1)).detach())
+        return y
+
+    @torch.no_grad()
+    def _update(self, mean: Tensor, unbiased_var: Tensor) -> None:
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.lerp_(mean, factor)
+        self.running_var.lerp_(unbiased_var, factor)
+
+
+def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Every real BatchNorm of `model` made global across processes, keeping its state."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return convert_norm(model, AllReduceBatchNorm)

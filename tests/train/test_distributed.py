@@ -1,0 +1,112 @@
+"""Multi-process training on CPU with gloo (2 processes under torchrun), and the paper's three
+GhostNorm implementations: the layer, BatchNorm with accumulation, unsynchronised BatchNorm."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+
+from seqnorm_repro.tracking.provenance import REPO_ROOT
+from seqnorm_repro.train import run
+
+ONE_STEP = [
+    "trainer.epochs=1", "trainer.limit_train_batches=1", "trainer.batch_size=256", "optim.momentum=0.0",
+    "trainer.progress=false", "logger=none",
+]  # fmt: skip
+
+
+def torchrun(run_dir: Path, *overrides: str, processes: int = 2, wait: bool = True):
+    command = [
+        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}", "train.py",
+        *overrides, f"hydra.run.dir={run_dir}",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if not wait:
+        return subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _parameters(run_dir: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+    return {key: value for key, value in state.items() if "running" not in key and "num_batches" not in key}
+
+
+def _train_loss(run_dir: Path) -> float:
+    return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])["train_loss"]
+
+
+def _assert_same_step(a: Path, b: Path) -> None:
+    assert _train_loss(a) == pytest.approx(_train_loss(b), rel=1e-5)
+    for key, value in _parameters(a).items():  # SGD: equal weights after one step = equal gradients
+        torch.testing.assert_close(_parameters(b)[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_three_ghostnorm_implementations_give_the_same_step(tmp_path, run_config):
+    layer, accumulation, processes = tmp_path / "layer", tmp_path / "accumulation", tmp_path / "processes"
+    run(run_config(layer, [*ONE_STEP, "norm=ghostnorm", "gm=2"]))
+    run(run_config(accumulation, [*ONE_STEP, "norm=batchnorm", "trainer.accumulate_steps=2"]))
+    torchrun(processes, *ONE_STEP, "norm=batchnorm")
+    _assert_same_step(layer, accumulation)
+    _assert_same_step(layer, processes)
+    groups = [
+        json.loads((d / "results.json").read_text())["norm_groups"] for d in (layer, accumulation, processes)
+    ]
+    assert [g["samples_per_group"] for g in groups] == [
+        {"GhostNorm": 128},
+        {"BatchNorm": 128},
+        {"BatchNorm": 128},
+    ]
+
+
+def test_sync_bn_over_two_processes_is_batchnorm_over_the_full_batch(tmp_path, run_config):
+    single, synced = tmp_path / "single", tmp_path / "synced"
+    run(run_config(single, [*ONE_STEP, "norm=batchnorm"]))
+    torchrun(synced, *ONE_STEP, "norm=batchnorm", "trainer.sync_bn=true")
+    _assert_same_step(single, synced)
+    state = torch.load(synced / "checkpoints" / "last.pt", weights_only=True)["model"]
+    reference = torch.load(single / "checkpoints" / "last.pt", weights_only=True)["model"]
+    torch.testing.assert_close(state["layers.2.running_var"], reference["layers.2.running_var"])
+    results = json.loads((synced / "results.json").read_text())
+    assert results["norm_groups"]["samples_per_group"] == {"AllReduceBatchNorm": 256}
+
+
+def test_two_process_default_run_writes_one_run_directory(tmp_path):
+    before = set(REPO_ROOT.iterdir())
+    torchrun(tmp_path / "run", "logger=none", "trainer.epochs=2", "trainer.progress=false")
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["status"] == "completed" and results["norm_groups"]["world_size"] == 2
+    assert results["test_acc"]["test"] > 0.85
+    assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
+    assert set(REPO_ROOT.iterdir()) == before  # rank 1 wrote nothing anywhere else
+
+
+def test_a_dead_rank_ends_the_whole_job(tmp_path):
+    job = torchrun(tmp_path / "run", "logger=none", "trainer.epochs=1000", "trainer.progress=false",
+                   "trainer.dist_timeout_s=30", wait=False)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / "metrics.jsonl").exists():  # training is under way
+            assert time.monotonic() < deadline and job.poll() is None, "training did not start"
+            time.sleep(0.5)
+        workers = [
+            p for p in psutil.Process(job.pid).children(recursive=True) if "train.py" in " ".join(p.cmdline())
+        ]
+        rank1 = next(p for p in workers if p.environ().get("RANK") == "1")
+        rank1.send_signal(signal.SIGKILL)
+        returncode = job.wait(timeout=90)  # no hang: torchrun stops the survivor and fails
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert returncode != 0
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["status"] in ("running", "failed")

@@ -1,0 +1,68 @@
+"""The paper presets keep the paper's samples per normalisation group on any device count."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from seqnorm_repro.config import ConfigError, validate
+from seqnorm_repro.models import build_model
+from seqnorm_repro.norms import norm_layer
+from seqnorm_repro.tracking.provenance import REPO_ROOT
+from seqnorm_repro.train.norm_groups import plan_norm, samples_per_group
+
+
+def _plan(overrides: list[str], world_size: int):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = validate(compose("config", overrides=[*overrides, "paths.output_dir=/tmp/unused"]))
+    return cfg, plan_norm(cfg, world_size)
+
+
+def _group_size(overrides: list[str], world_size: int) -> dict[str, int]:
+    cfg, plan = _plan(overrides, world_size)
+    model = build_model(cfg.model, norm_layer(plan.name, **plan.params), 100, (3, 32, 32))
+    return samples_per_group(model, plan)
+
+
+CIFAR = ["experiment=cifar100_wrn28_10", "model=resnet56"]  # ResNet-56 keeps the test fast
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 8])
+@pytest.mark.parametrize(
+    ("norm", "expected"),
+    [
+        (["norm=batchnorm"], 64),  # the paper's 8-GPU BatchNorm: 64 samples per group
+        (["norm=ghostnorm", "gm=8"], 8),  # "GhostNorm (GM = 8)": 64 / 8
+        (["norm=ghostnorm", "gm=16"], 4),
+        (["norm=seqnorm", "gc=4", "gm=8"], 8),
+    ],
+)
+def test_paper_presets_keep_the_papers_group_size(norm, expected, world_size):
+    sizes = _group_size([*CIFAR, *norm], world_size)
+    assert list(sizes.values()) == [expected]
+
+
+def test_one_gpu_batchnorm_preset_is_ghostnorm_over_64_samples():
+    _, plan = _plan([*CIFAR, "norm=batchnorm"], world_size=1)
+    assert (plan.name, plan.params) == ("ghostnorm", {"gm": 8})
+    _, plan = _plan([*CIFAR, "norm=batchnorm"], world_size=8)
+    assert (plan.name, plan.params) == ("batchnorm", {})
+
+
+def test_sync_bn_is_global_batchnorm_not_the_papers_groups():
+    _, plan = _plan([*CIFAR, "norm=batchnorm", "trainer.sync_bn=true"], world_size=8)
+    assert (plan.name, plan.per_device_batch) == ("batchnorm", 64)
+
+
+def test_accumulation_counts_toward_the_per_device_batch():
+    sizes = _group_size([*CIFAR, "norm=ghostnorm", "gm=8", "trainer.accumulate_steps=2"], world_size=1)
+    assert sizes == {"GhostNorm": 8}  # 256 samples per forward, 32 groups
+
+
+def test_without_the_preset_gm_counts_groups_per_forward_pass():
+    assert _group_size(["norm=ghostnorm", "gm=8"], world_size=2) == {"GhostNorm": 8}  # 128 / 2 / 8
+
+
+def test_a_device_batch_smaller_than_the_papers_group_is_a_config_error():
+    with pytest.raises(
+        ConfigError, match=r"per-device batch of 32 cannot be split into groups of the paper's 64"
+    ):
+        _plan([*CIFAR, "norm=batchnorm", "trainer.batch_size=256"], world_size=8)
