@@ -13,7 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
-MODELS = ("simplenet", "resnet56", "wrn28_10", "resnet18")
+MODELS = ("simplenet", "resnet56", "wide_resnet", "resnet18")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
 AMP_MODES = ("none", "bf16", "fp16")
 LOGGERS = ("wandb", "none")
@@ -57,7 +57,9 @@ class DatasetConfig:
 class ModelConfig:
     name: str = "simplenet"
     hidden: list[int] = field(default_factory=lambda: [512, 300])  # simplenet's hidden widths
-    dropout: float = 0.0  # wrn28_10's dropout between the convolutions of a block
+    dropout: float = 0.0  # wide_resnet's dropout between the convolutions of a block
+    depth: int = 28  # wide_resnet: WRN-depth-widen_factor (the paper's WRN-28-10)
+    widen_factor: int = 10
     library: str = "timm"  # resnet18: "timm" or "torchvision"
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 from seqnorm_repro.models.resnet18 import build_resnet18
 from seqnorm_repro.models.resnet_cifar import build_resnet56
 from seqnorm_repro.models.simplenet import build_simplenet
-from seqnorm_repro.models.wide_resnet import build_wrn28_10
+from seqnorm_repro.models.wide_resnet import build_wide_resnet
 
 if TYPE_CHECKING:
     from seqnorm_repro.config import ModelConfig
@@ -20,7 +20,7 @@ Builder = Callable[["ModelConfig", Callable[..., nn.Module], int, tuple[int, ...
 MODEL_BUILDERS: dict[str, Builder] = {
     "simplenet": build_simplenet,
     "resnet56": build_resnet56,
-    "wrn28_10": build_wrn28_10,
+    "wide_resnet": build_wide_resnet,
     "resnet18": build_resnet18,
 }
 

@@ -78,9 +78,12 @@ class WideResNet(nn.Module):
         return self.fc(self.head(self.stages(self.stem(x))))
 
 
-def build_wrn28_10(
+def build_wide_resnet(
     model: ModelConfig, norm_layer: Callable[..., nn.Module], num_classes: int, input_shape: Sequence[int]
 ) -> WideResNet:
-    """WRN-28-10 on (C, H, W) images, with dropout `model.dropout` inside each block."""
+    """WRN-`model.depth`-`model.widen_factor` (the paper's WRN-28-10) on (C, H, W) images, with dropout
+    `model.dropout` inside each block."""
     channels = image_channels(input_shape, model.name)
-    return WideResNet(norm_layer, num_classes, channels, depth=28, width=10, dropout=model.dropout)
+    return WideResNet(
+        norm_layer, num_classes, channels, depth=model.depth, width=model.widen_factor, dropout=model.dropout
+    )

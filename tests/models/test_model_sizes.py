@@ -13,7 +13,7 @@ from seqnorm_repro.norms import BatchNorm, norm_layer
 CONFIGS = {  # model id -> (config, num_classes, input shape)
     "simplenet": (ModelConfig(name="simplenet"), 10, (1, 28, 28)),
     "resnet56": (ModelConfig(name="resnet56"), 10, (3, 32, 32)),
-    "wrn28_10": (ModelConfig(name="wrn28_10", dropout=0.3), 10, (3, 32, 32)),
+    "wrn28_10": (ModelConfig(name="wide_resnet", dropout=0.3), 10, (3, 32, 32)),
     "resnet18_timm": (ModelConfig(name="resnet18", library="timm"), 1000, (3, 224, 224)),
     "resnet18_torchvision": (ModelConfig(name="resnet18", library="torchvision"), 1000, (3, 224, 224)),
 }

@@ -1,0 +1,89 @@
+"""Re-measure one of the paper's tables: run its rows through Hydra multirun, then write
+results/<table>.md and .json beside the paper's numbers (`make reproduce-table1` etc. call this).
+
+    python scripts/reproduce.py table1                       # SCALE=paper: GPU-days
+    python scripts/reproduce.py table1 --scale smoke         # every row, tiny data, one step: minutes
+    python scripts/reproduce.py table1 --launcher slurm hydra.launcher.partition=gpu
+    python scripts/reproduce.py table1 --aggregate-only      # tables from the runs so far
+    python scripts/reproduce.py example                      # Section 2.2, no training
+
+Running a target again trains only what is not completed (same config hash) and resumes what was
+interrupted. Extra arguments are Hydra overrides for every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from seqnorm_repro.reproduce import aggregate, example, tuning
+from seqnorm_repro.reproduce.scales import SCALES, scale_overrides, write_smoke_data
+from seqnorm_repro.reproduce.sweep import run_target
+from seqnorm_repro.reproduce.targets import SEEDS, Target, ablations, table1, table2, tuning_grid
+from seqnorm_repro.tracking.provenance import REPO_ROOT
+from seqnorm_repro.tracking.run_files import atomic_write_text, write_json
+
+TARGETS = {
+    "table1": lambda: (table1(),),
+    "table2": table2,
+    "ablations": lambda: (ablations(),),
+    "tune-seqnorm": lambda: (tuning_grid(),),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("target", choices=[*TARGETS, "example"])
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
+    parser.add_argument("--scale", choices=SCALES, default="paper")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated, default 0,1")
+    parser.add_argument("--launcher", help="a conf/hydra/launcher choice, e.g. slurm")
+    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where run directories go")
+    parser.add_argument("--results", type=Path, help="default results/ (paper) or results/smoke/ (smoke)")
+    parser.add_argument(
+        "--tolerance", type=float, default=0.2, help="tune-seqnorm: points of 'performs well'"
+    )
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    results_dir = args.results or REPO_ROOT / ("results" if args.scale == "paper" else "results/smoke")
+    command = "python scripts/reproduce.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if args.target == "example":
+        markdown, payload = example.render()
+        _write(results_dir, "example_section_2_2", markdown, payload)
+        return 0
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for target in TARGETS[args.target]():
+        extra = (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
+        if not args.aggregate_only:
+            if args.scale == "smoke":
+                write_smoke_data(args.runs / "smoke-data", target.dataset)
+            run_target(target, args.scale, seeds, args.runs, extra, args.launcher)
+        _aggregate(target, args, seeds, results_dir, command)
+    return 0
+
+
+def _aggregate(
+    target: Target, args: argparse.Namespace, seeds: list[int], results_dir: Path, command: str
+) -> None:
+    rows = aggregate.collect(target, args.scale, seeds, args.runs)
+    markdown, payload = aggregate.render(target, args.scale, seeds, rows, command)
+    _write(results_dir, target.name, markdown, payload)
+    if target.name == "tune_seqnorm":
+        markdown, payload = tuning.render(rows, seeds, args.scale, args.tolerance, command)
+        _write(results_dir, "tune_seqnorm_choice", markdown, payload)
+
+
+def _write(results_dir: Path, name: str, markdown: str, payload: dict) -> None:
+    atomic_write_text(results_dir / f"{name}.md", markdown)
+    write_json(results_dir / f"{name}.json", payload)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Section 3.2's sequential tuning of SeqNorm against the full grid, from the tuning runs' results.
+
+Sequential: tune GM with GhostNorm, keep the largest GM that performs well with the lowest variance
+(within `tolerance` points of the best mean, lowest std, then the largest GM), then tune GC with
+that GM: |GM grid| + |GC grid| configurations. Full grid: every (GC, GM) of SeqNorm.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from seqnorm_repro.reproduce.aggregate import SMOKE_HEADER, RowResult, mean_std
+from seqnorm_repro.reproduce.paper import reported
+from seqnorm_repro.tracking.provenance import utc_now
+
+
+@dataclass(frozen=True)
+class Scored:
+    gc: int | None
+    gm: int
+    mean: float
+    std: float | None
+
+
+def _hyper(result: RowResult, key: str) -> int | None:
+    for override in result.row.overrides:
+        if match := re.fullmatch(rf"{key}=(\d+)", override):
+            return int(match.group(1))
+    return None
+
+
+def score(rows: list[RowResult], val_key: str = "final_val_acc") -> tuple[list[Scored], list[Scored]]:
+    """(GhostNorm runs by GM, SeqNorm runs by (GC, GM)) with mean and std of validation accuracy."""
+    ghost, seq = [], []
+    for result in rows:
+        mean, std = mean_std(result.metric(val_key))
+        if mean is None:
+            continue
+        scored = Scored(_hyper(result, "gc"), _hyper(result, "gm"), mean, std)
+        (seq if scored.gc is not None else ghost).append(scored)
+    return ghost, seq
+
+
+def sequential_gm(ghost: list[Scored], tolerance: float) -> Scored:
+    best = max(s.mean for s in ghost)
+    similar = [s for s in ghost if s.mean >= best - tolerance]
+    return min(similar, key=lambda s: (s.std if s.std is not None else float("inf"), -s.gm))
+
+
+def render(
+    rows: list[RowResult], seeds: list[int], scale: str, tolerance: float, command: str
+) -> tuple[str, dict]:
+    ghost, seq = score(rows)
+    if not ghost or not seq:
+        raise RuntimeError("no completed tuning runs to choose from: run `make tune-seqnorm` first")
+    gm = sequential_gm(ghost, tolerance)
+    sequential = max((s for s in seq if s.gm == gm.gm), key=lambda s: s.mean)
+    grid = max(seq, key=lambda s: s.mean)
+    gm_grid, gc_grid = sorted({s.gm for s in seq}), sorted({s.gc for s in seq})
+    costs = {
+        "sequential": (len(gm_grid) + len(gc_grid)) * len(seeds),
+        "grid": len(gm_grid) * len(gc_grid) * len(seeds),
+    }
+    paper = reported()["cifar10_tuning"]
+
+    def show(s: Scored) -> str:
+        return f"{s.mean:.2f}" + (f" ± {s.std:.2f}" if s.std is not None else "")
+
+    lines = ["# Tuning SeqNorm on CIFAR-10: sequential (GM, then GC) vs the full GC x GM grid", ""]
+    if scale == "smoke":
+        lines.append(SMOKE_HEADER)
+    lines += [
+        f"Validation accuracy (%), mean ± std over seeds {seeds}; 'performs well' = within {tolerance}",
+        "points of the best GhostNorm mean.",
+        "",
+        "| strategy | picks | val | training runs |",
+        "|---|---|---|---|",
+        f"| sequential: GhostNorm GM, then GC | GM = {gm.gm}, GC = {sequential.gc} | {show(sequential)} "
+        f"| {costs['sequential']} |",
+        f"| full grid | GM = {grid.gm}, GC = {grid.gc} | {show(grid)} | {costs['grid']} |",
+        f"| the paper (Section 3.2) | GM = {paper['seqnorm_gm']}, GC = {paper['seqnorm_choice']} | - | "
+        f"{len(paper['ghostnorm_gm_grid']) + len(paper['seqnorm_gc_grid'])} configurations |",
+        "",
+        "GhostNorm by GM: " + ", ".join(f"GM {s.gm}: {show(s)}" for s in sorted(ghost, key=lambda s: s.gm)),
+        f"(the paper kept GM = {paper['ghostnorm_choice']} for GhostNorm itself, and GM = "
+        f"{paper['seqnorm_gm']}, the lowest variance, for SeqNorm).",
+        "",
+        "SeqNorm grid: "
+        + ", ".join(f"(GC {s.gc}, GM {s.gm}): {show(s)}" for s in sorted(seq, key=lambda s: (s.gm, s.gc))),
+        "",
+        f"- command: `{command}`; aggregated {utc_now()}",
+    ]
+    payload = {
+        "scale": scale,
+        "seeds": seeds,
+        "tolerance": tolerance,
+        "costs": costs,
+        "sequential": {"gm": gm.gm, "gc": sequential.gc, "val": [sequential.mean, sequential.std]},
+        "grid": {"gm": grid.gm, "gc": grid.gc, "val": [grid.mean, grid.std]},
+        "ghostnorm": [vars(s) for s in ghost],
+        "seqnorm": [vars(s) for s in seq],
+        "paper": paper,
+    }
+    return "\n".join(lines) + "\n", payload

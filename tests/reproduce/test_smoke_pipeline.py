@@ -1,0 +1,38 @@
+"""A target end to end at SCALE=smoke: Hydra multirun sweeps, then the table; running it again trains
+nothing. (CI runs the whole of `make reproduce-table1 SCALE=smoke` and `make tune-seqnorm SCALE=smoke`.)"""
+
+import json
+
+from seqnorm_repro.reproduce import aggregate, cli
+from seqnorm_repro.reproduce.scales import scale_overrides, write_smoke_data
+from seqnorm_repro.reproduce.sweep import run_target
+from seqnorm_repro.reproduce.targets import Target, table1
+
+
+def test_two_rows_sweep_aggregate_and_skip_on_rerun(tmp_path):
+    target = Target("mini_table1", "Two rows of Table 1", table1().rows[:2], "cifar100")
+    smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
+    write_smoke_data(smoke_data, "cifar100")
+    extra = scale_overrides("smoke", "cifar100", smoke_data)
+    assert run_target(target, "smoke", [0, 1], runs, extra, None) == {
+        "batchnorm": [0, 1],
+        "noisy_batchnorm": [0, 1],
+    }
+    rows = aggregate.collect(target, "smoke", [0, 1], runs)
+    markdown, payload = aggregate.render(target, "smoke", [0, 1], rows, "test")
+    assert [row["completed_seeds"] for row in payload["rows"]] == [[0, 1], [0, 1]]
+    assert "| BatchNorm |" in markdown and "80.6 ± 0.2" in markdown  # the paper's number beside ours
+    assert "\n## Missing or failed runs\n\nnone\n" in markdown
+    stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("results.json")}
+    assert run_target(target, "smoke", [0, 1], runs, extra, None) == {}  # nothing trained again
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("results.json")} == stamps
+
+
+def test_cli_writes_tables_and_the_section_2_2_example(tmp_path):
+    assert cli.main(["example", "--results", str(tmp_path)]) == 0
+    example = json.loads((tmp_path / "example_section_2_2.json").read_text())
+    assert example["ranking_kept"] == {"batchnorm": True, "ghostnorm_gm2": False}
+    assert cli.main(["table1", "--scale", "smoke", "--aggregate-only", "--runs", str(tmp_path / "none"),
+                           "--results", str(tmp_path)]) == 0  # fmt: skip
+    table = (tmp_path / "table1.md").read_text()
+    assert table.count("missing (not run yet)") == 28  # 14 rows x 2 seeds, listed, not dropped

@@ -1,0 +1,18 @@
+"""The paper's sequential tuning rule: the largest well-performing GM with the lowest variance, then GC."""
+
+from seqnorm_repro.reproduce.tuning import Scored, sequential_gm
+
+
+def test_lowest_variance_among_similar_means_wins():
+    ghost = [Scored(None, 2, 96.6, 0.20), Scored(None, 4, 96.7, 0.15), Scored(None, 8, 96.6, 0.05)]
+    assert sequential_gm(ghost, tolerance=0.2).gm == 8  # the paper's CIFAR-10 choice for SeqNorm
+
+
+def test_clearly_worse_configurations_are_not_similar():
+    ghost = [Scored(None, 2, 96.6, 0.2), Scored(None, 16, 95.0, 0.01)]
+    assert sequential_gm(ghost, tolerance=0.2).gm == 2
+
+
+def test_ties_go_to_the_largest_gm():
+    ghost = [Scored(None, 2, 96.6, 0.1), Scored(None, 4, 96.6, 0.1)]
+    assert sequential_gm(ghost, tolerance=0.2).gm == 4
