@@ -1,19 +1,25 @@
 """Forward+backward time and saved memory of GhostNorm and SeqNorm against nn.BatchNorm2d.
 
-Measured side by side in one run, on the activation shapes of WRN-28-10 (batch 512) and
-ResNet-18 at 224 px (batch 256), scaled down on CPU. Baselines: nn.BatchNorm2d (1.0), the paper's
-Figure 4 reshape code (our `impl="reference"`) and a chunk loop over groups (composer's
-GhostBatchNorm). Writes a markdown report with hardware, commit and date.
+Measured side by side in one run. CPU: on the activation shapes of WRN-28-10 and ResNet-18, scaled
+down; baselines nn.BatchNorm2d (1.0), the paper's Figure 4 reshape code (our `impl="reference"`) and
+a chunk loop over groups (composer's GhostBatchNorm). CUDA: on the shapes of WRN-28-10 (batch 512),
+ResNet-56 (batch 128) and ResNet-18 at 224 px (batch 256), fp16 channels_last; baselines cuDNN
+BatchNorm (fp16 input, fp32 parameters: 1.0), BatchNorm on bf16, the Figure 4 code under
+torch.compile and the chunk loop; each time also as a fraction of a device copy's bandwidth. Writes a
+markdown report with hardware, commit and date.
 
     python benchmarks/norms.py                    # CPU, or CUDA when present
     python benchmarks/norms.py --quick            # a few shapes and gm values
-    python benchmarks/norms.py --channels-last
+    python benchmarks/norms.py --channels-last    # CPU; CUDA is channels_last unless --nchw
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +37,13 @@ TARGETS = {"GhostNorm (ours)": 1.1, "SeqNorm (ours)": 1.6}
 # (model, per-layer activation shape) at the paper's batch sizes; CPU runs scale them down.
 CUDA_SHAPES = {
     "WRN-28-10": [(512, 160, 32, 32), (512, 320, 16, 16), (512, 640, 8, 8)],
+    "ResNet-56": [(128, 16, 32, 32), (128, 32, 16, 16), (128, 64, 8, 8)],
     "ResNet-18": [(256, 64, 56, 56), (256, 128, 28, 28), (256, 256, 14, 14), (256, 512, 7, 7)],
 }
+CUDA_SEQ_GC = (1, 4, 16)  # SeqNorm on CUDA: every gm in GM_VALUES with each of these gc
+CUDA_TARGETS = {"GhostNorm (ours)": 1.0, "SeqNorm (ours)": 1.2}
+CUDA_BASELINE = "BatchNorm2d (cuDNN)"
+PASSES = 8  # two-pass forward and backward: read x twice, write y; read x and dy twice, write dx
 CPU_SHAPES = {  # batch 256 keeps gm=128 possible; channels / 10 (WRN) and / 4 (ResNet-18)
     "WRN-28-10 / 10": [(256, 16, 32, 32), (256, 32, 16, 16), (256, 64, 8, 8)],
     "ResNet-18 / 4": [(256, 16, 28, 28), (256, 32, 14, 14), (256, 64, 7, 7)],
@@ -57,7 +68,6 @@ class Measurement:
     gc: int | None
     seconds: float
     saved_bytes: int
-    peak_bytes: int | None
 
 
 def candidates(channels: int, batch: int, gm_values, seq_values):
@@ -91,8 +101,8 @@ def saved_for_backward(layer: nn.Module, x: Tensor) -> int:
     return sum(storages.values())
 
 
-def measure(layer: nn.Module, x: Tensor, min_run_time: float) -> tuple[float, int | None]:
-    """Median seconds of forward+backward (with the running-stats update), and CUDA peak bytes."""
+def measure(layer: nn.Module, x: Tensor, min_run_time: float) -> float:
+    """Median seconds of forward+backward (with the running-stats update) on CPU."""
     dy = torch.randn_like(x)
     inputs = [x, *layer.parameters()]
 
@@ -100,16 +110,8 @@ def measure(layer: nn.Module, x: Tensor, min_run_time: float) -> tuple[float, in
         torch.autograd.grad(layer(x), inputs, dy)
 
     step()  # warm-up
-    peak = None
-    if x.is_cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        step()
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
     timer = benchmark.Timer(stmt="step()", globals={"step": step})
-    return timer.blocked_autorange(min_run_time=min_run_time).median, peak
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 def run_shape(shape, device, channels_last, gm_values, seq_values, min_run_time, rounds):
@@ -119,13 +121,11 @@ def run_shape(shape, device, channels_last, gm_values, seq_values, min_run_time,
         x = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
     layers = [(*c[:3], c[3].to(device)) for c in candidates(shape[1], shape[0], gm_values, seq_values)]
     best = [float("inf")] * len(layers)
-    peaks: list[int | None] = [None] * len(layers)
     for _ in range(rounds):
         for i, (_, _, _, layer) in enumerate(layers):
-            seconds, peaks[i] = measure(layer, x, min_run_time)
-            best[i] = min(best[i], seconds)
+            best[i] = min(best[i], measure(layer, x, min_run_time))
     return [
-        Measurement(label, gm, gc, best[i], saved_for_backward(layer, x), peaks[i])
+        Measurement(label, gm, gc, best[i], saved_for_backward(layer, x))
         for i, (label, gm, gc, layer) in enumerate(layers)
     ]
 
@@ -160,22 +160,208 @@ def render(results, device, channels_last, command) -> str:
         lines.append(f"| {layer} | {ratio:.2f} | {verdict} |")
     for (model, shape), rows in results.items():
         bn = rows[0].seconds
-        has_peak = rows[0].peak_bytes is not None
         lines += ["", f"## {model}, activation {tuple(shape)}", ""]
-        header = "| layer | gm | gc | time (ms) | vs BatchNorm | saved (MiB) |"
-        lines += [
-            header + (" CUDA peak (MiB) |" if has_peak else ""),
-            "|---" * (7 if has_peak else 6) + "|",
-        ]
+        lines += ["| layer | gm | gc | time (ms) | vs BatchNorm | saved (MiB) |", "|---" * 6 + "|"]
         for row in rows:
             cells = [
                 row.layer, row.gm or "", row.gc or "", f"{row.seconds * 1e3:.3f}",
                 f"{row.seconds / bn:.2f}", f"{row.saved_bytes / 2**20:.1f}",
             ]  # fmt: skip
-            if has_peak:
-                cells.append(f"{row.peak_bytes / 2**20:.1f}")
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CUDA: CUDA events, eager and CUDA-graphed, against cuDNN BatchNorm and a device copy
+
+
+@dataclass
+class CudaMeasurement:
+    layer: str
+    dtype: torch.dtype
+    gm: int | None
+    gc: int | None
+    eager: float  # seconds per forward+backward
+    graphed: float | None  # the same step replayed as one CUDA graph; None where capture failed
+    saved_bytes: int
+
+
+def cuda_candidates(channels, batch, gm_values, seq_values, dtype, compiled):
+    """(label, input dtype, gm, gc, module) for every layer measured on one CUDA shape."""
+    yield CUDA_BASELINE, torch.float16, None, None, nn.BatchNorm2d(channels)
+    yield "BatchNorm2d", torch.bfloat16, None, None, nn.BatchNorm2d(channels)
+    for gm in gm_values:
+        if batch // gm < 2:
+            continue
+        yield "GhostNorm (ours)", dtype, gm, None, GhostNorm(channels, gm=gm)  # impl="auto": Triton
+        if compiled:
+            reference = torch.compile(GhostNorm(channels, gm=gm, impl="reference"))
+            yield "Figure 4 reshape, torch.compile", dtype, gm, None, reference
+        yield "chunk loop", dtype, gm, None, ChunkLoopGhostNorm(channels, gm)
+    for gc, gm in seq_values:
+        if channels % gc == 0 and batch // gm >= 2:
+            yield "SeqNorm (ours)", dtype, gm, gc, SeqNorm(channels, gc=gc, gm=gm)
+
+
+def cuda_seconds(step: Callable[[], object], iters: int, repeats: int) -> float:
+    """Median over `repeats` of the time per call of `iters` back-to-back calls, by CUDA events."""
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(iters):
+            step()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3 / iters)
+    return statistics.median(times)
+
+
+def cuda_graph(step: Callable[[], object]) -> Callable[[], object] | None:
+    """`step` captured as one CUDA graph (after warm-up on a side stream), or None where it cannot be."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    try:
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+    except RuntimeError as err:  # e.g. an op that synchronises; reported as n/a
+        print(f"  CUDA graph capture failed: {str(err).splitlines()[0]}", file=sys.stderr)
+        torch.cuda.synchronize()
+        return None
+    return graph.replay
+
+
+def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled, iters, repeats):
+    """All layers on one shape, and the copy time of the input that measures the bandwidth."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    inputs = {
+        t: torch.randn(shape, device="cuda", dtype=t).contiguous(memory_format=memory_format).requires_grad_()
+        for t in {torch.float16, torch.bfloat16, dtype}
+    }
+    out = torch.empty_like(inputs[dtype])
+    copy = cuda_seconds(lambda: out.copy_(inputs[dtype]), iters, repeats)
+    rows = []
+    for label, x_dtype, gm, gc, layer in cuda_candidates(
+        shape[1], shape[0], gm_values, seq_values, dtype, compiled
+    ):
+        layer = layer.cuda()
+        x = inputs[x_dtype]
+        dy = torch.randn_like(x)
+        params = [x, *layer.parameters()]
+
+        def step(layer=layer, x=x, dy=dy, params=params):
+            return torch.autograd.grad(layer(x), params, dy)
+
+        for _ in range(3):  # warm-up: Triton and torch.compile compile here
+            step()
+        torch.cuda.synchronize()
+        eager = cuda_seconds(step, iters, repeats)
+        replay = cuda_graph(step)
+        graphed = None if replay is None else cuda_seconds(replay, iters, repeats)
+        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved_for_backward(layer, x)))
+    return copy, rows
+
+
+def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> str:
+    """The CUDA report: worst ratios against the targets, then one table per shape."""
+    dtype_name = str(dtype).removeprefix("torch.")
+    worst: dict[tuple[str, str], list[list[float]]] = {}  # (layer, dtype) -> eager ratios, graphed ratios
+    for _, rows in results.values():
+        base = rows[0]
+        for row in rows[1:]:
+            ratios = worst.setdefault((row.layer, str(row.dtype).removeprefix("torch.")), [[], []])
+            ratios[0].append(row.eager / base.eager)
+            if row.graphed is not None and base.graphed is not None:
+                ratios[1].append(row.graphed / base.graphed)
+    lines = [
+        "# Norm layers on CUDA: forward+backward time against cuDNN BatchNorm",
+        "",
+        f"- command: `{command}`",
+        f"- hardware: {hardware_line}",
+        f"- commit: {git_commit()}, date: {utc_now()}",
+        f"- input: {dtype_name} (BatchNorm rows: their own dtype), "
+        f"{'channels_last' if channels_last else 'NCHW (contiguous)'}, parameters fp32; forward + backward "
+        "w.r.t. input and affine parameters, running statistics updated",
+        f"- 1.0 = {CUDA_BASELINE}: nn.BatchNorm2d on float16 input, the same shape, in the same run",
+        "- eager: CUDA events around back-to-back steps after warm-up, median over repeats; graphed: the "
+        "same step captured as one CUDA graph and replayed (no Python or launch overhead; n/a where "
+        "capture failed), compared with the baseline's graphed time",
+        f"- bandwidth: {PASSES} passes over the input's bytes (forward reads x twice and writes y; "
+        "backward reads x and dy twice and writes dx) per graphed step, as a fraction of the bandwidth "
+        "of `y.copy_(x)` on the same tensor in the same run (2 passes)",
+        "- saved: bytes autograd keeps for backward besides the input and parameters",
+        "",
+        "## Worst ratio over every shape and group setting",
+        "",
+        "| layer | dtype | worst eager ratio | worst graphed ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for (layer, layer_dtype), (eager, graphed) in worst.items():
+        target = CUDA_TARGETS.get(layer)
+        cells = [layer, layer_dtype]
+        for ratios in (eager, graphed):
+            worst_ratio = max(ratios, default=None)
+            cell = "n/a" if worst_ratio is None else f"{worst_ratio:.2f}"
+            if target is not None and worst_ratio is not None:
+                cell += " (met)" if worst_ratio <= target else " (NOT met)"
+            cells.append(cell)
+        cells.append("" if target is None else f"<= {target}")
+        lines.append("| " + " | ".join(cells) + " |")
+    for (model, shape), (copy, rows) in results.items():
+        base = rows[0]
+        nbytes = torch.Size(shape).numel() * torch.finfo(dtype).bits // 8
+        copy_bandwidth = 2 * nbytes / copy
+        lines += [
+            "",
+            f"## {model}, activation {tuple(shape)}",
+            "",
+            f"copy: {copy * 1e6:.1f} us, {copy_bandwidth / 1e9:.0f} GB/s",
+            "",
+            "| layer | dtype | gm | gc | eager (us) | vs BN | graphed (us) | vs BN | of copy bandwidth "
+            "| saved (MiB) |",
+            "|---" * 10 + "|",
+        ]
+        for row in rows:
+            graphed = ratio = fraction = "n/a"
+            if row.graphed is not None:
+                graphed = f"{row.graphed * 1e6:.1f}"
+                fraction = f"{PASSES * nbytes / row.graphed / copy_bandwidth:.2f}"
+                if base.graphed is not None:
+                    ratio = f"{row.graphed / base.graphed:.2f}"
+            cells = [
+                row.layer, str(row.dtype).removeprefix("torch."), row.gm or "", row.gc or "",
+                f"{row.eager * 1e6:.1f}", f"{row.eager / base.eager:.2f}", graphed, ratio, fraction,
+                f"{row.saved_bytes / 2**20:.1f}",
+            ]  # fmt: skip
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main_cuda(args, command: str) -> str:
+    """Every CUDA shape; returns the report."""
+    dtype = getattr(torch, args.dtype)
+    shapes, gm_values = CUDA_SHAPES, GM_VALUES
+    seq_values = [(gc, gm) for gc in CUDA_SEQ_GC for gm in GM_VALUES]
+    if args.quick:
+        shapes = {model: s[:1] for model, s in shapes.items()}
+        gm_values, seq_values = (1, 8, 128), [(4, 1), (4, 8), (4, 128)]
+    torch._dynamo.config.recompile_limit = 4096  # one compile per (shape, gm) of the compiled baseline
+    torch._dynamo.config.accumulated_recompile_limit = 4096
+    warnings.filterwarnings("ignore", message=".*normalises over")  # gm = M / 2 and M / 4
+    results = {}
+    for model, model_shapes in shapes.items():
+        for shape in model_shapes:
+            print(f"{model} {shape} ...", file=sys.stderr, flush=True)
+            results[(model, shape)] = run_cuda_shape(
+                shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
+                args.repeats,
+            )  # fmt: skip
+    return render_cuda(results, not args.nchw, dtype, command, hardware(torch.device("cuda")))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -188,15 +374,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-run-time", type=float, default=0.2, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, help="default results/bench_norms[_cuda].md")
+    cuda = parser.add_argument_group("CUDA")
+    cuda.add_argument(
+        "--dtype", default="float16", choices=["float16", "bfloat16"], help="input of our layers"
+    )
+    cuda.add_argument("--nchw", action="store_true", help="contiguous inputs instead of channels_last")
+    cuda.add_argument("--no-compile", action="store_true", help="skip the torch.compile'd Figure 4 baseline")
+    cuda.add_argument("--iters", type=int, default=20, help="back-to-back steps per timing")
+    cuda.add_argument("--repeats", type=int, default=5, help="timings per layer (median)")
     args = parser.parse_args(argv)
 
     device = torch.device(args.device)
-    shapes = CUDA_SHAPES if device.type == "cuda" else CPU_SHAPES
-    gm_values, seq_values = GM_VALUES, SEQ_VALUES
+    command = "python " + " ".join(sys.argv)
+    torch.manual_seed(0)
+    if device.type == "cuda":
+        write(main_cuda(args, command), args.out or Path("results") / "bench_norms_cuda.md")
+        return
+    shapes, gm_values, seq_values = CPU_SHAPES, GM_VALUES, SEQ_VALUES
     if args.quick:
         shapes = {model: s[:1] for model, s in shapes.items()}
         gm_values, seq_values = (1, 8, 128), [(4, 8)]
-    torch.manual_seed(0)
     results = {}
     for model, model_shapes in shapes.items():
         for shape in model_shapes:
@@ -210,8 +407,12 @@ def main(argv: list[str] | None = None) -> None:
                 args.min_run_time,
                 args.rounds,
             )
-    out = args.out or Path("results") / f"bench_norms{'_cuda' if device.type == 'cuda' else ''}.md"
-    report = render(results, device, args.channels_last, "python " + " ".join(sys.argv))
+    write(
+        render(results, device, args.channels_last, command), args.out or Path("results") / "bench_norms.md"
+    )
+
+
+def write(report: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     print(report)

@@ -111,7 +111,7 @@ def _grouped_stat(stat: Tensor) -> Tensor:
     return stat.view(-1, 1, stat.shape[-1], 1)
 
 
-def _affine_params(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, Tensor]:
+def affine_params(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, Tensor]:
     """Identity scale and shift when the layer has no affine parameters."""
     channels, dtype = x.shape[1], stats_dtype(x)
     if weight is None:
@@ -125,7 +125,7 @@ def ghost_norm_fused(
     x: Tensor, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """GhostNorm training forward, same contract as `reference.ghost_norm_reference`."""
-    return _GhostNormFunction.apply(x, *_affine_params(x, weight, bias), gm, eps)
+    return _GhostNormFunction.apply(x, *affine_params(x, weight, bias), gm, eps)
 
 
 def seq_norm_fused(
@@ -133,7 +133,7 @@ def seq_norm_fused(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`: from per-row
     moments for contiguous fp32/fp64 inputs, else ATen's GroupNorm then the fused GhostNorm."""
-    weight, bias = _affine_params(x, weight, bias)
+    weight, bias = affine_params(x, weight, bias)
     if as_rows(x) is not None and x.dtype == stats_dtype(x):
         return SeqNormFunction.apply(x, weight, bias, gc, gm, eps)
     grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)

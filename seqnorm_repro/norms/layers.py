@@ -9,6 +9,7 @@ replaces every `_BatchNorm`, which would silently turn them back into global Bat
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Literal
 
 import torch
@@ -25,8 +26,29 @@ from seqnorm_repro.norms.validation import (
     check_positive_int,
 )
 
-Impl = Literal["auto", "fused", "reference"]
-IMPLS = ("auto", "fused", "reference")
+Impl = Literal["auto", "triton", "fused", "reference"]
+IMPLS = ("auto", "triton", "fused", "reference")
+HAS_TRITON = importlib.util.find_spec("triton") is not None  # CPU-only torch wheels come without it
+
+
+_TORCH_IMPLS = {
+    ("ghost", "fused"): ghost_norm_fused,
+    ("ghost", "reference"): ghost_norm_reference,
+    ("seq", "fused"): seq_norm_fused,
+    ("seq", "reference"): seq_norm_reference,
+}
+
+
+def _implementation(layer: str, impl: str):
+    """The function computing a `layer` ("ghost" or "seq") training forward with `impl`; the Triton
+    module is imported on first use, so the layers import without triton (CPU-only torch)."""
+    if impl != "triton":
+        return _TORCH_IMPLS[layer, impl]
+    if not HAS_TRITON:
+        raise RuntimeError("impl='triton' needs the triton package (pip install triton); or use impl='fused'")
+    from seqnorm_repro.norms import triton_ops
+
+    return getattr(triton_ops, f"{layer}_norm_triton")
 
 
 class BatchNorm(_BatchNorm):
@@ -160,13 +182,20 @@ class _GhostBase(_RunningStatsNorm):
 
     def _train_norm(self, x: Tensor) -> Tensor:
         check_ghost_batch(self._describe(), x.shape, self.gm)
-        y, group_mean, group_var = self._normalise(x, fused=self.impl != "reference")
+        y, group_mean, group_var = self._normalise(x, self._impl_for(x))
         if self.training and self.track_running_stats:
             per_group = x.numel() // (self.gm * self.num_features)
             self._update_running_stats(group_mean, group_var, per_group)
         return y
 
-    def _normalise(self, x: Tensor, fused: bool) -> tuple[Tensor, Tensor, Tensor]:
+    def _impl_for(self, x: Tensor) -> str:
+        """`auto` is the Triton kernels on CUDA tensors (where triton is installed), the fused torch ops
+        elsewhere."""
+        if self.impl == "auto":
+            return "triton" if x.is_cuda and HAS_TRITON else "fused"
+        return self.impl
+
+    def _normalise(self, x: Tensor, impl: str) -> tuple[Tensor, Tensor, Tensor]:
         raise NotImplementedError
 
     def _describe(self) -> str:
@@ -182,9 +211,8 @@ class GhostNorm(_GhostBase):
             return self._eval_norm(x)
         return self._train_norm(x)
 
-    def _normalise(self, x: Tensor, fused: bool) -> tuple[Tensor, Tensor, Tensor]:
-        ghost_norm = ghost_norm_fused if fused else ghost_norm_reference
-        return ghost_norm(x, self.gm, self.weight, self.bias, self.eps)
+    def _normalise(self, x: Tensor, impl: str) -> tuple[Tensor, Tensor, Tensor]:
+        return _implementation("ghost", impl)(x, self.gm, self.weight, self.bias, self.eps)
 
     def _hyper_repr(self) -> str:
         return f"gm={self.gm}, impl={self.impl!r}, "
@@ -205,9 +233,8 @@ class SeqNorm(_GhostBase):
             return self._eval_norm(F.group_norm(x, self.gc, eps=self.eps))
         return self._train_norm(x)
 
-    def _normalise(self, x: Tensor, fused: bool) -> tuple[Tensor, Tensor, Tensor]:
-        seq_norm = seq_norm_fused if fused else seq_norm_reference
-        return seq_norm(x, self.gc, self.gm, self.weight, self.bias, self.eps)
+    def _normalise(self, x: Tensor, impl: str) -> tuple[Tensor, Tensor, Tensor]:
+        return _implementation("seq", impl)(x, self.gc, self.gm, self.weight, self.bias, self.eps)
 
     def _hyper_repr(self) -> str:
         return f"gc={self.gc}, gm={self.gm}, impl={self.impl!r}, "
@@ -216,27 +243,23 @@ class SeqNorm(_GhostBase):
         return f"SeqNorm({self.num_features}, gc={self.gc}, gm={self.gm})"
 
 
-class NoisyBatchNorm(_RunningStatsNorm):
-    """BatchNorm whose training input gets N(0, noise_std^2) noise just before normalising (Table 1)."""
+class NoisyBatchNorm(GhostNorm):
+    """BatchNorm whose training input gets N(0, noise_std^2) noise just before normalising (Table 1).
 
-    def __init__(self, num_features: int, noise_std: float, **kwargs) -> None:
+    gm > 1 normalises ghost groups instead, which is how a paper preset keeps the paper's 64-sample
+    BatchNorm groups on fewer GPUs; gm=1 (the default) is BatchNorm exactly.
+    """
+
+    def __init__(self, num_features: int, noise_std: float, gm: int = 1, **kwargs) -> None:
         if noise_std < 0:
             raise ValueError(f"NoisyBatchNorm({num_features}): noise_std must be >= 0, got {noise_std}")
-        super().__init__(num_features, **kwargs)
+        super().__init__(num_features, gm, **kwargs)
         self.noise_std = noise_std
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(self._describe(), x.shape, self.num_features)
-        if not self._uses_batch_stats():
-            return self._eval_norm(x)
         if self.training and self.noise_std > 0:
             x = x + self.noise_std * torch.randn_like(x)
-        factor = 0.0
-        if self.training and self.track_running_stats:
-            factor = self._momentum_factor()
-        return F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias, True, factor, self.eps
-        )
+        return super().forward(x)
 
     def _hyper_repr(self) -> str:
-        return f"noise_std={self.noise_std}, "
+        return f"noise_std={self.noise_std}, {super()._hyper_repr()}"

@@ -18,11 +18,11 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.config import Config, ConfigError
-from seqnorm_repro.norms import GhostNorm, GroupNorm, NoisyBatchNorm, SeqNorm
+from seqnorm_repro.norms import GhostNorm, GroupNorm, SeqNorm
 
 log = logging.getLogger(__name__)
 
-_GHOSTED = ("ghostnorm", "seqnorm")  # layers whose gm is a number of groups
+_GHOSTED = ("ghostnorm", "seqnorm", "noisy_batchnorm")  # layers that take a number of ghost groups
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:
             sizes[kind] = plan.per_device_batch // module.gm
         elif isinstance(module, nn.SyncBatchNorm) or kind == "AllReduceBatchNorm":
             sizes[kind] = plan.per_device_batch * plan.world_size
-        elif isinstance(module, _BatchNorm | NoisyBatchNorm):
+        elif isinstance(module, _BatchNorm):
             sizes[kind] = plan.per_device_batch
         elif isinstance(module, GroupNorm):
             sizes[kind] = 1  # each sample on its own (over channel groups)

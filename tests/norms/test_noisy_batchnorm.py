@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from seqnorm_repro.norms import NoisyBatchNorm
+from seqnorm_repro.norms import GhostNorm, NoisyBatchNorm
 
 
 def test_zero_noise_is_batchnorm():
@@ -31,3 +31,9 @@ def test_eval_is_deterministic_and_noise_free():
     bn.load_state_dict(layer.state_dict())
     torch.testing.assert_close(layer(x), layer(x))
     torch.testing.assert_close(layer(x), bn(x))
+
+
+def test_ghost_groups_when_gm_is_given():
+    """How a paper preset keeps the paper's 64-sample BatchNorm groups on fewer GPUs."""
+    x = torch.randn(16, 4, 3, 3)
+    torch.testing.assert_close(NoisyBatchNorm(4, noise_std=0.0, gm=4)(x), GhostNorm(4, gm=4)(x))

@@ -30,6 +30,7 @@ CIFAR = ["experiment=cifar100_wrn28_10", "model=resnet56"]  # ResNet-56 keeps th
     ("norm", "expected"),
     [
         (["norm=batchnorm"], 64),  # the paper's 8-GPU BatchNorm: 64 samples per group
+        (["norm=noisy_batchnorm"], 64),
         (["norm=ghostnorm", "gm=8"], 8),  # "GhostNorm (GM = 8)": 64 / 8
         (["norm=ghostnorm", "gm=16"], 4),
         (["norm=seqnorm", "gc=4", "gm=8"], 8),

@@ -1,0 +1,368 @@
+"""GhostNorm and SeqNorm on the Triton kernels of `triton_kernels.py`, as torch.library custom ops.
+
+GhostNorm's forward reads x once for per-(group, channel) statistics and once to write y; its backward
+reads x and dy once for sum(dy) and sum(dy * (x - mean)) and once to write dx: BatchNorm's traffic at any
+gm. SeqNorm does the same with per-(sample, channel) rows (see seq_moments.py), plus two small kernels
+each way for the GroupNorm and ghost stages. The custom ops carry fake (meta) implementations and their
+autograd, so torch.compile keeps them whole (fullgraph=True). CUDA tensors run compiled kernels; CPU
+tensors run only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before triton is
+imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import triton
+from torch import Tensor
+
+from seqnorm_repro.norms import triton_kernels as kernels
+from seqnorm_repro.norms.fused import affine_params
+from seqnorm_repro.norms.reference import stats_dtype
+
+# Triton decides when a @triton.jit function is defined (on import) whether it compiles or interprets it.
+INTERPRETED = triton.knobs.runtime.interpret
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """Elements per tile of the full-size passes and of the small kernels, the widest channel block, the
+    channels per program of SeqNorm's ghost-stage kernels, and how many programs a full-size pass aims for."""
+
+    tile: int
+    small_tile: int
+    max_block_c: int
+    ghost_block_c: int
+    programs: int
+
+
+@functools.cache
+def _sizes(device: torch.device) -> _Sizes:
+    if device.type == "cuda":
+        # 4096-element tiles with 4 warps: 32 elements per thread, in 16-byte loads along the contiguous
+        # axis; about 8 programs per SM keep enough loads in flight to saturate memory bandwidth.
+        sms = torch.cuda.get_device_properties(device).multi_processor_count
+        return _Sizes(tile=4096, small_tile=1024, max_block_c=128, ghost_block_c=8, programs=8 * sms)
+    # The interpreter (CPU tests): tiny tiles and a few programs, so that small test tensors go through
+    # several channel blocks, tiles and chunks, and their masked edges.
+    return _Sizes(tile=256, small_tile=4, max_block_c=8, ghost_block_c=2, programs=4)
+
+
+def _pow2(n: int) -> int:
+    return triton.next_power_of_2(n)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How the full-size kernels see a (M, C, *) tensor as `groups` x (samples, positions, C) and split
+    each group over programs: (BLOCK_M, BLOCK_S, BLOCK_C) tiles, `chunks` runs of tiles per group."""
+
+    groups: int
+    samples: int
+    positions: int
+    channels: int
+    strides: tuple[int, int, int, int]  # group, sample, position, channel
+    blocks: tuple[int, int, int]
+    chunks: int
+    tiles_per_chunk: int
+
+    def launch(self, kernel, *args, **kwargs) -> None:
+        channel_blocks = triton.cdiv(self.channels, self.blocks[2])
+        grid = (self.groups * self.chunks * channel_blocks,)
+        kernel[grid](
+            *args, self.samples, self.positions, self.channels, *self.strides, self.chunks,
+            self.tiles_per_chunk, **kwargs, BLOCK_M=self.blocks[0], BLOCK_S=self.blocks[1],
+            BLOCK_C=self.blocks[2], num_warps=4,
+        )  # fmt: skip
+
+
+def _plan(x: Tensor, groups: int, max_chunks: int) -> _Plan:
+    """The plan for x split into `groups` groups of samples: cached, as eager mode pays for every line."""
+    view = x.view(*x.shape[:2], -1)  # (M, C, S): a view for contiguous and channels-last-like inputs
+    return _cached_plan(view.shape, view.stride(), x.device, groups, max_chunks)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_plan(shape, strides, device: torch.device, groups: int, max_chunks: int) -> _Plan:
+    """Tiles along the contiguous axis first; chunks so that the whole pass has about `programs` programs."""
+    batch, channels, positions = shape
+    stride_m, stride_c, stride_s = strides
+    per_group = batch // groups
+    samples = per_group
+    if positions == 1:  # (M, C): a group's samples are its positions
+        samples, positions, stride_s = 1, per_group, stride_m
+    elif stride_m == positions * stride_s:  # channels_last: a group's samples and positions are one axis
+        samples, positions = 1, per_group * positions
+    sizes = _sizes(device)
+    if stride_c == 1 and channels > 1:  # channels innermost: channels_last, (M, C)
+        block_c = min(_pow2(channels), sizes.max_block_c)
+        block_s = min(_pow2(positions), max(1, sizes.tile // block_c))
+    else:  # positions innermost: NCHW
+        block_s = min(_pow2(positions), sizes.tile)
+        block_c = min(_pow2(channels), sizes.max_block_c, max(1, sizes.tile // block_s))
+    block_m = min(_pow2(samples), max(1, sizes.tile // (block_s * block_c)))
+    tiles = triton.cdiv(samples, block_m) * triton.cdiv(positions, block_s)
+    others = groups * triton.cdiv(channels, block_c)
+    chunks = min(tiles, max_chunks, max(1, sizes.programs // others))
+    tiles_per_chunk = triton.cdiv(tiles, chunks)
+    return _Plan(
+        groups, samples, positions, channels, (per_group * stride_m, stride_m, stride_s, stride_c),
+        (block_m, block_s, block_c), triton.cdiv(tiles, tiles_per_chunk), tiles_per_chunk,
+    )  # fmt: skip
+
+
+def _moments(x: Tensor, plan: _Plan) -> Tensor:
+    """(3, chunks, groups, C): count, mean and M2 of each chunk of each (group, channel)."""
+    partials = x.new_empty((3, plan.chunks, plan.groups, plan.channels), dtype=stats_dtype(x))
+    plan.launch(kernels.moments_kernel, x, partials, plan.groups)
+    return partials
+
+
+def _grad_sums(x: Tensor, dy: Tensor, mean: Tensor, plan: _Plan) -> Tensor:
+    """(2, chunks, groups, C): sum(dy) and sum(dy * (x - mean)) of each chunk of each (group, channel)."""
+    partials = x.new_empty((2, plan.chunks, plan.groups, plan.channels), dtype=mean.dtype)
+    plan.launch(kernels.grad_sums_kernel, x, dy, mean, partials, plan.groups)
+    return partials
+
+
+def _affine(x: Tensor, plan: _Plan, mean: Tensor, a: Tensor, b: Tensor, dy=None, d=None) -> Tensor:
+    """(x - mean) * a + b [+ dy * d] in x's dtype and layout; b may be one row shared by every group."""
+    out = torch.empty_like(x)
+    b_stride = 0 if b.dim() == 1 else b.stride(0)
+    plan.launch(kernels.affine_kernel, x, dy, out, mean, a, b, d, b_stride, HAS_DY=dy is not None)
+    return out
+
+
+def _small_blocks(outer: int, middle: int, inner: int, tile: int) -> tuple[int, int, int]:
+    """Block sizes of a small kernel's 3-d tile: `inner` whole, then as much of the others as fits."""
+    block_inner = _pow2(inner)
+    block_middle = min(_pow2(middle), max(1, tile // block_inner))
+    return min(_pow2(outer), max(1, tile // (block_middle * block_inner))), block_middle, block_inner
+
+
+def _ghost_blocks(x: Tensor, plan: _Plan) -> dict[str, int]:
+    """(groups, all chunks, channels) tiles of the ghost-statistics kernels."""
+    small = _sizes(x.device).small_tile
+    block_k = _pow2(plan.chunks)
+    block_g = min(_pow2(plan.groups), max(1, small // block_k))
+    block_c = min(_pow2(plan.channels), max(1, small // (block_g * block_k)))
+    return {"BLOCK_G": block_g, "BLOCK_K": block_k, "BLOCK_C": block_c}
+
+
+def _empty(like: Tensor, count: int, *shape: int) -> list[Tensor]:
+    """`count` separate new tensors of `shape` on like's device, in like's dtype."""
+    return [like.new_empty(shape) for _ in range(count)]
+
+
+def _check(x: Tensor) -> None:
+    if x.device.type != "cuda" and not INTERPRETED:
+        raise RuntimeError(
+            f"impl='triton' runs on CUDA tensors; got a {x.device.type} tensor. On CPU the Triton kernels "
+            "run only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before Python "
+            "imports triton: slow, for tests); use impl='auto' or 'fused' there"
+        )
+    if x.numel() >= 2**31:
+        raise ValueError(f"impl='triton' indexes with 32-bit offsets: input {tuple(x.shape)} is too large")
+
+
+def _dense(t: Tensor) -> Tensor:
+    """t when contiguous or channels-last-like (channels innermost, any rank), else a contiguous copy."""
+    return t if t.is_contiguous() or t.movedim(1, -1).is_contiguous() else t.contiguous()
+
+
+def _as_layout_of(dy: Tensor, x: Tensor) -> Tensor:
+    """dy with x's strides (the kernels address both with x's): a copy only where they differ."""
+    return dy if dy.stride() == x.stride() else torch.empty_like(x).copy_(dy)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GhostNorm
+
+
+@torch.library.custom_op("seqnorm::ghost_norm", mutates_args=())
+def _ghost_norm(
+    x: Tensor, weight: Tensor, bias: Tensor, gm: int, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    plan = _plan(x, gm, max_chunks=1024)
+    partials = _moments(x, plan)
+    mean, var, scale = _empty(partials, 3, gm, plan.channels)
+    blocks = _ghost_blocks(x, plan)
+    grid = (triton.cdiv(plan.channels, blocks["BLOCK_C"]),)
+    kernels.ghost_stats_kernel[grid](
+        partials, weight, mean, var, scale, gm, plan.chunks, plan.channels, eps, **blocks
+    )  # fmt: skip
+    return _affine(x, plan, mean, scale, bias), mean, var
+
+
+@_ghost_norm.register_fake
+def _(x, weight, bias, gm, eps):
+    stats = (gm, x.shape[1])
+    return (
+        torch.empty_like(x),
+        x.new_empty(stats, dtype=stats_dtype(x)),
+        x.new_empty(stats, dtype=stats_dtype(x)),
+    )
+
+
+@torch.library.custom_op("seqnorm::ghost_norm_backward", mutates_args=())
+def _ghost_norm_backward(
+    dy: Tensor, x: Tensor, weight: Tensor, mean: Tensor, var: Tensor, gm: int, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    plan = _plan(x, gm, max_chunks=1024)
+    partials = _grad_sums(x, dy, mean, plan)
+    d, a, b = _empty(partials, 3, gm, plan.channels)
+    grad_weight, grad_bias = _empty(partials, 2, plan.channels)
+    blocks = _ghost_blocks(x, plan)
+    count = x.numel() // (gm * plan.channels)
+    grid = (triton.cdiv(plan.channels, blocks["BLOCK_C"]),)
+    kernels.ghost_grad_kernel[grid](
+        partials, var, weight, d, a, b, grad_weight, grad_bias, gm, plan.chunks, plan.channels, float(count),
+        eps, **blocks,
+    )  # fmt: skip
+    dx = _affine(x, plan, mean, a, b, dy, d)
+    return dx, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
+
+
+@_ghost_norm_backward.register_fake
+def _(dy, x, weight, mean, var, gm, eps):
+    return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
+
+
+def _ghost_setup(ctx, inputs, output) -> None:
+    x, weight, _, gm, eps = inputs
+    _, mean, var = output
+    ctx.save_for_backward(x, weight, mean, var)
+    ctx.gm, ctx.eps = gm, eps
+    ctx.mark_non_differentiable(mean, var)
+
+
+def _ghost_backward(ctx, dy, _grad_mean, _grad_var):
+    x, weight, mean, var = ctx.saved_tensors
+    dx, grad_weight, grad_bias = _ghost_norm_backward(
+        _as_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps
+    )
+    return dx, grad_weight, grad_bias, None, None
+
+
+_ghost_norm.register_autograd(_ghost_backward, setup_context=_ghost_setup)
+
+
+def ghost_norm_triton(
+    x: Tensor, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """GhostNorm training forward, same contract as `reference.ghost_norm_reference`."""
+    _check(x)
+    return _ghost_norm(_dense(x), *affine_params(x, weight, bias), gm, eps)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SeqNorm
+
+
+def _group_blocks(x: Tensor, gc: int) -> tuple[tuple[int, int], dict[str, int]]:
+    """Grid and (samples, channel groups, channels of a group) tiles of the GroupNorm-stage kernels."""
+    batch, channels = x.shape[:2]
+    block_m, block_j, block_q = _small_blocks(batch, gc, channels // gc, _sizes(x.device).small_tile)
+    grid = (triton.cdiv(batch, block_m), triton.cdiv(gc, block_j))
+    return grid, {"BLOCK_M": block_m, "BLOCK_J": block_j, "BLOCK_Q": block_q}
+
+
+def _seq_ghost_blocks(x: Tensor, gm: int) -> tuple[tuple[int], dict[str, int]]:
+    """Grid and (ghost groups, samples of a group, channels) tiles of the ghost-stage kernels: few
+    channels per program, for more programs (each walks all M samples)."""
+    batch, channels = x.shape[:2]
+    sizes = _sizes(x.device)
+    block_c = min(_pow2(channels), sizes.ghost_block_c)
+    block_g, block_r, _ = _small_blocks(gm, batch // gm, 1, max(1, sizes.small_tile // block_c))
+    return (triton.cdiv(channels, block_c),), {"BLOCK_G": block_g, "BLOCK_R": block_r, "BLOCK_C": block_c}
+
+
+@torch.library.custom_op("seqnorm::seq_norm", mutates_args=())
+def _seq_norm(
+    x: Tensor, weight: Tensor, bias: Tensor, gc: int, gm: int, eps: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """y, the ghost groups' mean and variance, and for backward the rows' mean and variance and GroupNorm's
+    mean and rho per (sample, channel group)."""
+    batch, channels = x.shape[:2]
+    plan = _plan(x, batch, max_chunks=16)  # one sample per group: per-(sample, channel) rows
+    partials = _moments(x, plan)
+    row_mean, row_var, slope, shift = _empty(partials, 4, batch, channels)
+    group_mean, rho = _empty(partials, 2, batch, gc)
+    grid, blocks = _group_blocks(x, gc)
+    kernels.seq_group_stats_kernel[grid](
+        partials, row_mean, row_var, group_mean, rho, batch, channels, gc, plan.chunks, eps, **blocks
+    )  # fmt: skip
+    ghost_mean, ghost_var = _empty(partials, 2, gm, channels)
+    grid, blocks = _seq_ghost_blocks(x, gm)
+    kernels.seq_ghost_stats_kernel[grid](
+        row_mean, row_var, group_mean, rho, weight, bias, ghost_mean, ghost_var, slope, shift, channels, gc,
+        gm, batch // gm, eps, **blocks,
+    )  # fmt: skip
+    y = _affine(x, plan, row_mean, slope, shift)
+    return y, ghost_mean, ghost_var, row_mean, row_var, group_mean, rho
+
+
+@_seq_norm.register_fake
+def _(x, weight, bias, gc, gm, eps):
+    batch, channels = x.shape[:2]
+    shapes = [(gm, channels), (gm, channels), (batch, channels), (batch, channels), (batch, gc), (batch, gc)]
+    return torch.empty_like(x), *(x.new_empty(shape, dtype=stats_dtype(x)) for shape in shapes)
+
+
+@torch.library.custom_op("seqnorm::seq_norm_backward", mutates_args=())
+def _seq_norm_backward(
+    dy: Tensor, x: Tensor, weight: Tensor, row_mean: Tensor, row_var: Tensor, group_mean: Tensor, rho: Tensor,
+    ghost_mean: Tensor, ghost_var: Tensor, gc: int, gm: int, eps: float,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    batch, channels = x.shape[:2]
+    plan = _plan(x, batch, max_chunks=16)
+    partials = _grad_sums(x, dy, row_mean, plan)
+    alpha, beta, gamma = _empty(partials, 3, gm, channels)
+    grad_weight, grad_bias = _empty(partials, 2, channels)
+    positions = x.numel() // (batch * channels)
+    count = batch // gm * positions  # elements of a (ghost group, channel)
+    grid, blocks = _seq_ghost_blocks(x, gm)
+    kernels.seq_ghost_grad_kernel[grid](
+        partials, row_mean, row_var, group_mean, rho, ghost_mean, ghost_var, weight, alpha, beta, gamma,
+        grad_weight, grad_bias, channels, gc, gm, batch // gm, plan.chunks, float(count), eps, **blocks,
+    )  # fmt: skip
+    d, a, b = _empty(partials, 3, batch, channels)
+    grid, blocks = _group_blocks(x, gc)
+    kernels.seq_group_grad_kernel[grid](
+        partials, row_mean, row_var, group_mean, rho, ghost_mean, alpha, beta, gamma, d, a, b, batch,
+        channels, gc, batch // gm, plan.chunks, float(positions), **blocks,
+    )  # fmt: skip
+    dx = _affine(x, plan, row_mean, a, b, dy, d)
+    return dx, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
+
+
+@_seq_norm_backward.register_fake
+def _(dy, x, weight, row_mean, row_var, group_mean, rho, ghost_mean, ghost_var, gc, gm, eps):
+    return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
+
+
+def _seq_setup(ctx, inputs, output) -> None:
+    x, weight, _, gc, gm, eps = inputs
+    ctx.save_for_backward(x, weight, *output[3:], *output[1:3])
+    ctx.hyper = (gc, gm, eps)
+    ctx.mark_non_differentiable(*output[1:])
+
+
+def _seq_backward(ctx, dy, *_grad_stats):
+    x, weight, *stats = ctx.saved_tensors
+    dx, grad_weight, grad_bias = _seq_norm_backward(_as_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
+    return dx, grad_weight, grad_bias, None, None, None
+
+
+_seq_norm.register_autograd(_seq_backward, setup_context=_seq_setup)
+
+
+def seq_norm_triton(
+    x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """SeqNorm training forward, same contract as `reference.seq_norm_reference`."""
+    _check(x)
+    y, ghost_mean, ghost_var, *_ = _seq_norm(_dense(x), *affine_params(x, weight, bias), gc, gm, eps)
+    return y, ghost_mean, ghost_var

@@ -1,0 +1,198 @@
+"""impl="triton": the Triton kernels against the paper's Figure 4 code (`reference.py`).
+
+These run where the kernels can: on a GPU (compiled), or on CPU tensors under Triton's interpreter,
+which `test_triton_cpu.py` arranges by running this file in a subprocess with TRITON_INTERPRET=1 when
+there is no GPU. The interpreter is slow, so the inputs are small; its block sizes are small too
+(`triton_ops._sizes`), so that they still go through several channel blocks, tiles per chunk, chunks
+per group and masked edges.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_ops
+from seqnorm_repro.norms.reference import ghost_norm_reference, seq_norm_reference
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+pytestmark = [
+    pytest.mark.skipif(
+        DEVICE == "cpu" and not triton_ops.INTERPRETED,
+        reason="no GPU: test_triton_cpu.py runs this file under Triton's interpreter in a subprocess",
+    ),
+    pytest.mark.filterwarnings("ignore:.*normalises over"),  # groups of 2 and 3 samples
+]
+LAYOUTS = {"NCHW": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def _inputs(shape, layout="NCHW", dtype=torch.float64, scale=4.0, shift=-3.0):
+    """x (in the layout), dy, weight and bias on the test device; weight and bias in float64 or fp32."""
+    x = (torch.randn(shape, dtype=torch.float64) * scale + shift).to(DEVICE, dtype)
+    if len(shape) == 4:
+        x = x.contiguous(memory_format=LAYOUTS[layout])
+    dy = torch.randn(shape, dtype=torch.float64).to(DEVICE, dtype)
+    params = torch.randn(2, shape[1], dtype=torch.float64).to(
+        DEVICE, torch.promote_types(dtype, torch.float32)
+    )
+    return x, dy, params[0], params[1]
+
+
+def _run(norm, x, dy, weight, bias, *hyper):
+    """[y, mean, var, dx, dweight, dbias] of norm(x, *hyper, weight, bias, eps) with upstream gradient dy."""
+    leaves = [t.detach().clone().requires_grad_() for t in (x, weight, bias)]
+    y, mean, var = norm(leaves[0], *hyper, leaves[1], leaves[2], 1e-5)
+    y.backward(dy)
+    return [y, mean, var, *(t.grad for t in leaves)]
+
+
+def _assert_all_close(ours, theirs, **tolerances):
+    names = ["y", "mean", "var", "dx", "dweight", "dbias"]
+    for name, a, b in zip(names, ours, theirs, strict=True):
+        assert a.dtype == b.dtype, name
+        torch.testing.assert_close(a, b, **tolerances, msg=lambda m, name=name: f"{name}: {m}")
+
+
+@pytest.mark.parametrize(
+    ("shape", "layout", "gm"),
+    [
+        ((12, 7, 3, 5), "NCHW", 1),
+        ((12, 7, 3, 5), "NCHW", 4),  # 3 samples per group: a partial tile of samples
+        ((12, 7, 3, 5), "NCHW", 6),  # gm = M / 2
+        ((12, 7, 3, 5), "channels_last", 1),
+        ((12, 7, 3, 5), "channels_last", 6),
+        ((12, 9), "NCHW", 1),  # (M, C): HW = 1
+        ((12, 9), "NCHW", 6),
+        ((8, 5, 9), "NCHW", 4),  # (M, C, L)
+        ((6, 1, 4, 4), "channels_last", 3),  # C = 1
+    ],
+)
+def test_ghostnorm_matches_reference_float64(shape, layout, gm):
+    x, dy, weight, bias = _inputs(shape, layout)
+    ours = _run(triton_ops.ghost_norm_triton, x, dy, weight, bias, gm)
+    _assert_all_close(ours, _run(ghost_norm_reference, x, dy, weight, bias, gm), rtol=1e-10, atol=1e-10)
+    assert ours[0].stride() == x.stride() and ours[3].stride() == x.stride()  # layout kept
+
+
+@pytest.mark.parametrize(
+    ("shape", "layout", "gc", "gm"),
+    [
+        ((8, 6, 3, 5), "NCHW", 1, 1),
+        ((8, 6, 3, 5), "NCHW", 3, 4),  # gm = M / 2
+        ((8, 6, 3, 5), "channels_last", 2, 2),
+        ((8, 6, 3, 5), "channels_last", 6, 4),  # gc = C: one channel per GroupNorm group
+        ((2, 3, 10, 10), "channels_last", 3, 1),  # few rows: each row split over chunks
+        ((8, 9), "NCHW", 3, 2),  # (M, C), odd C
+        ((6, 5, 2, 3), "NCHW", 5, 3),
+    ],
+)
+def test_seqnorm_matches_reference_float64(shape, layout, gc, gm):
+    x, dy, weight, bias = _inputs(shape, layout)
+    ours = _run(triton_ops.seq_norm_triton, x, dy, weight, bias, gc, gm)
+    _assert_all_close(ours, _run(seq_norm_reference, x, dy, weight, bias, gc, gm), rtol=1e-10, atol=1e-10)
+    assert ours[0].stride() == x.stride() and ours[3].stride() == x.stride()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    ("triton_norm", "reference_norm", "hyper"),
+    [
+        (triton_ops.ghost_norm_triton, ghost_norm_reference, (2,)),
+        (triton_ops.seq_norm_triton, seq_norm_reference, (2, 2)),
+    ],
+)
+def test_low_precision_inputs_match_the_fp32_reference(dtype, triton_norm, reference_norm, hyper):
+    """fp16/bf16 in and out, fp32 statistics and parameter gradients; a mean of 50 with std 3 would lose
+    the variance to cancellation in E[x^2] - mean^2."""
+    x, dy, weight, bias = _inputs((8, 6, 4, 4), "channels_last", dtype, scale=3.0, shift=50.0)
+    ours = _run(triton_norm, x, dy, weight, bias, *hyper)
+    theirs = _run(reference_norm, x, dy, weight, bias, *hyper)  # fp32 inside, same rounded x and dy
+    assert ours[0].dtype == ours[3].dtype == dtype and ours[1].dtype == ours[4].dtype == torch.float32
+    low = 1e-2 if dtype == torch.float16 else 4e-2  # one or two units in the last place of y and dx
+    for ours_t, theirs_t, tolerance in zip(ours, theirs, [low, 1e-5, 1e-4, low, 1e-4, 1e-4], strict=True):
+        torch.testing.assert_close(ours_t, theirs_t, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (lambda impl: GhostNorm(7, gm=3, impl=impl), (12, 7, 2, 3)),
+        (lambda impl: SeqNorm(6, gc=2, gm=2, impl=impl), (8, 6, 2, 3)),
+    ],
+)
+def test_module_running_statistics_and_eval(make, shape):
+    """The returned statistics feed the running averages exactly as the reference's do."""
+    ours, theirs = make("triton").double().to(DEVICE), make("reference").double().to(DEVICE)
+    x, dy, _, _ = _inputs(shape)
+    ours(x).backward(dy)
+    theirs(x).backward(dy)
+    for name, buffer in theirs.named_buffers():
+        torch.testing.assert_close(dict(ours.named_buffers())[name], buffer, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-10, atol=1e-10)
+    x, _, _, _ = _inputs((5, *shape[1:]))
+    torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
+
+
+def test_compiled_model_fullgraph_forward_and_backward():
+    """Both layers inside a torch.compile'd model (inductor, fullgraph: no graph break) match eager."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), GhostNorm(6, gm=2, impl="triton"), nn.ReLU(),
+        nn.Conv2d(6, 6, 1), SeqNorm(6, gc=3, gm=2, impl="triton"),
+    ).double().to(DEVICE)  # fmt: skip
+    x = torch.randn(8, 3, 5, 5, dtype=torch.float64, device=DEVICE)
+    compiled = torch.compile(model, fullgraph=True)
+    results = []
+    for run in (compiled, model):
+        model.zero_grad()
+        y = run(x)
+        y.square().sum().backward()
+        results.append([y, *(p.grad.clone() for p in model.parameters())])
+    for compiled_t, eager_t in zip(*results, strict=True):
+        torch.testing.assert_close(compiled_t, eager_t)
+
+
+@pytest.mark.parametrize(
+    ("op", "hyper", "channels"),
+    [(torch.ops.seqnorm.ghost_norm.default, (2,), 3), (torch.ops.seqnorm.seq_norm.default, (2, 2), 4)],
+)
+def test_custom_op_registration(op, hyper, channels):
+    """Schema, fake (meta) implementation and autograd registration, as torch.compile relies on them."""
+    x, _, weight, bias = _inputs((4, channels, 2, 2), "channels_last")
+    args = (x.requires_grad_(), weight.requires_grad_(), bias.requires_grad_(), *hyper, 1e-5)
+    torch.library.opcheck(op, args)
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(
+    ("layer", "gm"), [("ghostnorm", 1), ("ghostnorm", 32), ("seqnorm", 1), ("seqnorm", 32)]
+)
+def test_gpu_layer_shapes(dtype, layer, gm):
+    """Compiled kernels at a real layer's size (many chunks, full tiles), channels_last."""
+    x, dy, weight, bias = _inputs((128, 64, 16, 16), "channels_last", dtype, scale=2.0, shift=5.0)
+    if layer == "ghostnorm":
+        norms, hyper = (triton_ops.ghost_norm_triton, ghost_norm_reference), (gm,)
+    else:
+        norms, hyper = (triton_ops.seq_norm_triton, seq_norm_reference), (4, gm)
+    ours, theirs = (_run(norm, x, dy, weight, bias, *hyper) for norm in norms)
+    tolerance = 1e-4 if dtype == torch.float32 else 4e-2
+    for ours_t, theirs_t in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(ours_t, theirs_t, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_auto_is_triton_and_compiles_under_bf16_autocast():
+    """impl="auto" picks the kernels on CUDA; a channels_last model under bf16 autocast compiles whole."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1), GhostNorm(64, gm=8), nn.ReLU(), nn.Conv2d(64, 64, 1),
+        SeqNorm(64, gc=4, gm=8),
+    ).cuda().to(memory_format=torch.channels_last)  # fmt: skip
+    x = torch.randn(128, 3, 16, 16, device="cuda").contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        assert "seqnorm_seq_norm" in model(x).grad_fn.name()
+        y = torch.compile(model, fullgraph=True)(x)
+    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+    y.float().square().mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
