@@ -6,15 +6,30 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Sampler
 
-_ORDER, _AUGMENT, _WORKERS = 0, 1, 2  # keep the streams apart
+ORDER, AUGMENT, _WORKERS = 0, 1, 2  # keep the streams apart (the device loader draws ORDER and AUGMENT too)
 
 
 def derive_seed(*keys: int) -> int:
     """A 64-bit seed mixing every key, so (seed, epoch) pairs never share a stream as seed + epoch would."""
     entropy = [key % 2**64 for key in keys]
     return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
+
+
+def epoch_generator(stream: int, seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on `device` for one stream of one epoch, seeded by (stream, seed, epoch) only."""
+    return torch.Generator(device).manual_seed(derive_seed(stream, seed, epoch))
+
+
+def take_shard(order: Tensor, batch_size: int, rank: int, world_size: int) -> Tensor:
+    """`rank`'s part of `order` (on any device): cut into global batches of batch_size * world_size, the
+    last partial one dropped, and its contiguous slice of each. With world_size 1, all of `order`."""
+    if world_size == 1:
+        return order
+    batches = len(order) // (batch_size * world_size)
+    return order[: batches * batch_size * world_size].view(-1, world_size, batch_size)[:, rank].reshape(-1)
 
 
 class EpochShuffle(Sampler[int]):
@@ -34,12 +49,8 @@ class EpochShuffle(Sampler[int]):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(derive_seed(_ORDER, self.seed, self.epoch))
-        order = torch.randperm(self.size, generator=generator)
-        if self.world_size > 1:
-            batches = order[: len(self) * self.world_size].view(-1, self.world_size, self.batch_size)
-            order = batches[:, self.rank].reshape(-1)
-        return iter(order.tolist())
+        order = torch.randperm(self.size, generator=epoch_generator(ORDER, self.seed, self.epoch))
+        return iter(take_shard(order, self.batch_size, self.rank, self.world_size).tolist())
 
     def __len__(self) -> int:
         if self.world_size == 1:
@@ -79,7 +90,7 @@ class SeededIndices(Sampler[tuple[int, int]]):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        base = derive_seed(_AUGMENT, self.seed, self.epoch)
+        base = derive_seed(AUGMENT, self.seed, self.epoch)
         return ((index, (base + index) % 2**64) for index in self.order)
 
     def __len__(self) -> int:

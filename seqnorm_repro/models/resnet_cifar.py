@@ -92,6 +92,13 @@ class CifarResNet(nn.Module):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(width, num_classes)
         init_conv_weights(self)
+        if isinstance(self.stem[1], nn.Identity):  # norm=none: the paper's baseline
+            # Without normalisation, He init lets 27 residual branches add up to logits of ~1e3 and a
+            # nan after one update at the baseline's lr 0.1. Each branch's last convolution starts at
+            # zero instead (SkipInit, De & Smith 2020), so every block starts as the identity.
+            for block in self.modules():
+                if isinstance(block, BasicBlock):
+                    nn.init.zeros_(block.conv2.weight)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc(self.pool(self.stages(self.stem(x))))
