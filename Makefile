@@ -64,8 +64,10 @@ bench-landscape: $(STAMP)  ## probe cost per step size vs a plain forward -> res
 # The paper's tables (seqnorm_repro/reproduce): Hydra multirun per row over seeds 0,1, then
 # results/<table>.md + .json beside the paper's numbers. Re-running trains only what is not done.
 # SCALE=smoke: every row on tiny synthetic data for one step (results/smoke/, "not a reproduction").
-# LAUNCHER=slurm submits the runs (conf/hydra/launcher/slurm.yaml); ARGS: extra Hydra overrides.
-REPRODUCE = $(BIN)/python scripts/reproduce.py --scale $(SCALE) $(if $(LAUNCHER),--launcher $(LAUNCHER))
+# LAUNCHER=slurm submits the runs (conf/hydra/launcher/slurm.yaml); LAUNCHER=torchrun NPROC=8 runs
+# each on this node's GPUs; ARGS: extra Hydra overrides.
+NPROC ?= 1
+REPRODUCE = $(BIN)/python scripts/reproduce.py --scale $(SCALE) $(if $(LAUNCHER),--launcher $(LAUNCHER) --nproc $(NPROC))
 reproduce-table1: $(STAMP)  ## Table 1: CIFAR-100 WRN-28-10, 14 rows x 2 seeds
 	$(REPRODUCE) table1 $(ARGS)
 

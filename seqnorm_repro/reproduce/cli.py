@@ -4,6 +4,7 @@ results/<table>.md and .json beside the paper's numbers (`make reproduce-table1`
     python scripts/reproduce.py table1                       # SCALE=paper: GPU-days
     python scripts/reproduce.py table1 --scale smoke         # every row, tiny data, one step: minutes
     python scripts/reproduce.py table1 --launcher slurm hydra.launcher.partition=gpu
+    python scripts/reproduce.py table1 --launcher torchrun --nproc 8     # one 8-GPU node
     python scripts/reproduce.py table1 --aggregate-only      # tables from the runs so far
     python scripts/reproduce.py example                      # Section 2.2, no training
 
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
     parser.add_argument("--scale", choices=SCALES, default="paper")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated, default 0,1")
-    parser.add_argument("--launcher", help="a conf/hydra/launcher choice, e.g. slurm")
+    parser.add_argument("--launcher", help="a conf/hydra/launcher choice (e.g. slurm), or torchrun")
+    parser.add_argument("--nproc", type=int, default=1, help="processes per run with --launcher torchrun")
     parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where run directories go")
     parser.add_argument("--results", type=Path, help="default results/ (paper) or results/smoke/ (smoke)")
     parser.add_argument(
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.aggregate_only:
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
-            run_target(target, args.scale, seeds, args.runs, extra, args.launcher)
+            run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
         _aggregate(target, args, seeds, results_dir, command)
     return 0
 

@@ -47,11 +47,17 @@ def run_target(
     runs_root: Path,
     extra: tuple[str, ...],
     launcher: str | None,
+    processes: int = 1,
 ) -> dict[str, list[int]]:
-    """Train every row's seeds that are not done yet; returns {row slug: seeds launched}."""
+    """Train every row's seeds that are not done yet; returns {row slug: seeds launched}.
+
+    `launcher` is a conf/hydra/launcher choice for the row's multirun, or "torchrun": Hydra multirun
+    cannot start torchrun's processes, so each seed then runs as its own `torchrun --nproc_per_node=
+    <processes> train.py` in the same run directory.
+    """
     launched: dict[str, list[int]] = {}
     for row in target.rows:
-        overrides = [*row.overrides, *extra]
+        overrides = [*row.overrides, *extra, f"logger.group={target.name}-{scale}"]
         todo = [
             s
             for s in seeds
@@ -61,19 +67,33 @@ def run_target(
             log.info("%s: %s done for seeds %s", target.name, row.label, seeds)
             continue
         launched[row.slug] = todo
-        command = [
-            sys.executable,
-            "train.py",
-            "-m",
-            *overrides,
-            f"seed={','.join(map(str, todo))}",
-            f"hydra.sweep.dir={runs_root / target.name / scale / row.slug}",
-            "hydra.sweep.subdir=seed${seed}",
-            f"logger.group={target.name}-{scale}",
-            *([f"hydra/launcher={launcher}"] if launcher else []),
-        ]
         log.info("%s: %s, seeds %s", target.name, row.label, todo)
-        done = subprocess.run(command, cwd=REPO_ROOT)
-        if done.returncode:  # the table lists the failed runs; the other rows still run
-            log.error("%s: %s exited with %d", target.name, row.label, done.returncode)
+        if launcher == "torchrun":
+            torchrun = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                f"--nproc_per_node={processes}",
+                "train.py",
+            ]
+            commands = [
+                [
+                    *torchrun,
+                    *overrides,
+                    f"seed={s}",
+                    f"hydra.run.dir={run_dir(runs_root, target, scale, row, s)}",
+                ]
+                for s in todo
+            ]
+        else:
+            multirun = [sys.executable, "train.py", "-m", *overrides, f"seed={','.join(map(str, todo))}"]
+            sweep = [
+                f"hydra.sweep.dir={runs_root / target.name / scale / row.slug}",
+                "hydra.sweep.subdir=seed${seed}",
+            ]
+            commands = [[*multirun, *sweep, *([f"hydra/launcher={launcher}"] if launcher else [])]]
+        for command in commands:
+            done = subprocess.run(command, cwd=REPO_ROOT)
+            if done.returncode:  # the table lists the failed runs; the other rows still run
+                log.error("%s: %s exited with %d", target.name, row.label, done.returncode)
     return launched

@@ -36,3 +36,16 @@ def test_cli_writes_tables_and_the_section_2_2_example(tmp_path):
                            "--results", str(tmp_path)]) == 0  # fmt: skip
     table = (tmp_path / "table1.md").read_text()
     assert table.count("missing (not run yet)") == 28  # 14 rows x 2 seeds, listed, not dropped
+
+
+def test_torchrun_launcher_runs_each_seed_in_its_run_directory(tmp_path):
+    target = Target("mini_torchrun", "One row on 2 processes", table1().rows[:1], "cifar100")
+    smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
+    write_smoke_data(smoke_data, "cifar100")
+    extra = (*scale_overrides("smoke", "cifar100", smoke_data), "trainer.batch_size=128")  # 64 per process
+    assert run_target(target, "smoke", [0], runs, extra, "torchrun", processes=2) == {"batchnorm": [0]}
+    results = json.loads(
+        (runs / "mini_torchrun" / "smoke" / "batchnorm" / "seed0" / "results.json").read_text()
+    )
+    assert results["status"] == "completed" and results["norm_groups"]["world_size"] == 2
+    assert run_target(target, "smoke", [0], runs, extra, "torchrun", processes=2) == {}
