@@ -49,6 +49,10 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         _require(self.name in DATASETS, f"dataset.name={self.name!r} is not one of {DATASETS}")
         _require(self.loader in ("cpu", "gpu"), f"dataset.loader={self.loader!r}: cpu or gpu")
+        _require(
+            self.loader == "cpu" or self.name in ("cifar10", "cifar100"),
+            f"dataset.loader=gpu holds CIFAR-10/100 only, not dataset={self.name}: use dataset.loader=cpu",
+        )
         _require(self.val_size >= 0, f"dataset.val_size={self.val_size} must be >= 0")
         _require(self.num_workers >= 0, f"dataset.num_workers={self.num_workers} must be >= 0")
 
@@ -257,4 +261,8 @@ def validate(cfg: DictConfig) -> Config:
         _require(norm.gm >= 1, f"gm={norm.gm} must be >= 1")
     if norm.gc is not None:
         _require(norm.gc >= 1, f"gc={norm.gc} must be >= 1")
+    if typed.dataset.loader == "gpu":
+        from seqnorm_repro.data.device_augment import check_supported  # the data package imports config
+
+        check_supported(typed.augment)
     return typed

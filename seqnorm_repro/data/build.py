@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
+from seqnorm_repro.data.device_loader import DeviceTrainLoader, device_train_loader
 from seqnorm_repro.data.imagenet import load_imagenet
 from seqnorm_repro.data.loaders import DataBundle, eval_loader, train_loader
 from seqnorm_repro.data.mnist5k import load_mnist5k
@@ -34,14 +36,15 @@ def build_data(
     pin_memory: bool = False,
     rank: int = 0,
     world_size: int = 1,
+    device: torch.device | str = "cpu",
 ) -> DataBundle:
     """The loaders of this process. `batch_size` is per process; `seed` (the run's) fixes the training order
-    and augmentation of every epoch, `dataset.split_seed` the validation split.
+    and augmentation of every epoch, `dataset.split_seed` the validation split. With dataset.loader=gpu the
+    training set lives on `device` (the trainer's) and its batches are made there.
 
     Raises DatasetNotFound when the files are missing and cannot be downloaded.
     """
     source = load_source(dataset, paths)
-    train = Augmented(source.train, train_transform(augment, source.mean, source.std, source.image_size))
     evaluate = eval_transform(augment, source.mean, source.std, source.image_size)
     # mnist5k is 5,000 small images in memory: worker processes would cost more than they save
     workers = 0 if dataset.name == "mnist5k" else dataset.num_workers
@@ -50,11 +53,23 @@ def build_data(
     def evaluation(split: Dataset) -> DataLoader:
         return eval_loader(Transformed(split, evaluate), batch_size=eval_batch_size, **shared)
 
+    train: DataLoader | DeviceTrainLoader
+    if dataset.loader == "gpu":
+        train = device_train_loader(
+            source, augment, device, batch_size=batch_size, seed=seed, rank=rank, world_size=world_size
+        )
+        input_shape = train.sample_shape
+    else:
+        augmented = Augmented(
+            source.train, train_transform(augment, source.mean, source.std, source.image_size)
+        )
+        train = train_loader(augmented, batch_size=batch_size, seed=seed, **shared)
+        input_shape = tuple(augmented[(0, 0)][0].shape)
     return DataBundle(
-        train=train_loader(train, batch_size=batch_size, seed=seed, **shared),
+        train=train,
         val=None if source.val is None else evaluation(source.val),
         tests={name: evaluation(split) for name, split in source.tests.items()},
         num_classes=source.num_classes,
-        input_shape=tuple(train[(0, 0)][0].shape),
+        input_shape=input_shape,
         val_indices=source.val_indices,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seqnorm_repro.data.device_loader import DeviceTrainLoader
 from seqnorm_repro.data.samplers import EpochShuffle, EvalShard, SeededIndices
 from seqnorm_repro.data.views import Augmented
 
@@ -15,7 +16,7 @@ from seqnorm_repro.data.views import Augmented
 class DataBundle:
     """The loaders of one run, and what the model and the saved run need to know about the data."""
 
-    train: DataLoader  # drop_last; this process's batch_size; reshuffled by set_epoch
+    train: DataLoader | DeviceTrainLoader  # drop_last; this process's batch_size; reshuffled by set_epoch
     val: DataLoader | None  # None without a validation split
     tests: dict[str, DataLoader]  # "test", or one entry per ImageNetV2 set found
     num_classes: int
@@ -24,7 +25,9 @@ class DataBundle:
 
     def set_epoch(self, epoch: int) -> None:
         """Order and augmentation of `epoch`, a function of (seed, epoch) only: a resumed run repeats them."""
-        self.train.sampler.set_epoch(epoch)
+        # a DataLoader reshuffles through its sampler; the device loader draws its epochs itself
+        epochs = self.train if isinstance(self.train, DeviceTrainLoader) else self.train.sampler
+        epochs.set_epoch(epoch)
 
 
 def train_loader(

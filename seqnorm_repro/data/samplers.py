@@ -18,7 +18,9 @@ def derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
 
 
-def epoch_generator(stream: int, seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Generator:
+def epoch_generator(
+    stream: int, seed: int, epoch: int, device: torch.device | str = "cpu"
+) -> torch.Generator:
     """A generator on `device` for one stream of one epoch, seeded by (stream, seed, epoch) only."""
     return torch.Generator(device).manual_seed(derive_seed(stream, seed, epoch))
 

@@ -69,6 +69,7 @@ def _run(
         seed=typed.seed,
         rank=env.rank,
         world_size=env.world_size,
+        device=device,  # dataset.loader=gpu keeps the training set here
     )
     torch.manual_seed(typed.seed)  # every rank builds the same initial weights
     model = build_model(typed.model, norm_layer(plan.name, **plan.params), data.num_classes, data.input_shape)

@@ -12,7 +12,8 @@ from seqnorm_repro.data import DataBundle, build_data
 def make_bundle(request) -> Callable[..., DataBundle]:
     """make_bundle(name, augment=..., seed=..., batch_size=..., **DatasetConfig fields) -> DataBundle.
 
-    Offline and in-process by default: download=false, num_workers=0, val_size=0, checksums off.
+    Offline and in-process by default: download=false, num_workers=0, val_size=0, checksums off;
+    `device` is where dataset.loader=gpu keeps the training set (cpu by default).
     """
 
     def make(
@@ -24,6 +25,7 @@ def make_bundle(request) -> Callable[..., DataBundle]:
         eval_batch_size: int = 50,
         rank: int = 0,
         world_size: int = 1,
+        device: str = "cpu",
         **fields,
     ) -> DataBundle:
         root = "unused" if name == "mnist5k" else str(request.getfixturevalue(f"{name}_root"))
@@ -37,6 +39,7 @@ def make_bundle(request) -> Callable[..., DataBundle]:
             seed=seed,
             rank=rank,
             world_size=world_size,
+            device=device,
         )
 
     return make
