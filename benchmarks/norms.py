@@ -342,8 +342,8 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
     return "\n".join(lines) + "\n"
 
 
-def main_cuda(args, command: str) -> str:
-    """Every CUDA shape; returns the report."""
+def main_cuda(args, command: str, out: Path) -> None:
+    """Every CUDA shape; the report is rewritten after each, so a run cut short keeps what it measured."""
     dtype = getattr(torch, args.dtype)
     shapes, gm_values = CUDA_SHAPES, GM_VALUES
     seq_values = [(gc, gm) for gc in CUDA_SEQ_GC for gm in GM_VALUES]
@@ -353,6 +353,7 @@ def main_cuda(args, command: str) -> str:
     torch._dynamo.config.recompile_limit = 4096  # one compile per (shape, gm) of the compiled baseline
     torch._dynamo.config.accumulated_recompile_limit = 4096
     warnings.filterwarnings("ignore", message=".*normalises over")  # gm = M / 2 and M / 4
+    hardware_line = hardware(torch.device("cuda"))
     results = {}
     for model, model_shapes in shapes.items():
         for shape in model_shapes:
@@ -361,7 +362,9 @@ def main_cuda(args, command: str) -> str:
                 shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
                 args.repeats,
             )  # fmt: skip
-    return render_cuda(results, not args.nchw, dtype, command, hardware(torch.device("cuda")))
+            report = render_cuda(results, not args.nchw, dtype, command, hardware_line)
+            write(report, out, echo=False)
+    print(report)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -388,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "python " + " ".join(sys.argv)
     torch.manual_seed(0)
     if device.type == "cuda":
-        write(main_cuda(args, command), args.out or Path("results") / "bench_norms_cuda.md")
+        main_cuda(args, command, args.out or Path("results") / "bench_norms_cuda.md")
         return
     shapes, gm_values, seq_values = CPU_SHAPES, GM_VALUES, SEQ_VALUES
     if args.quick:
@@ -412,10 +415,11 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def write(report: str, out: Path) -> None:
+def write(report: str, out: Path, echo: bool = True) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
-    print(report)
+    if echo:
+        print(report)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ results/bench_train_step[_cuda].md with hardware, commit and date.
     python benchmarks/train_step.py --quick                  # fewer steps and rounds
     python benchmarks/train_step.py --models WRN-28-10 --no-epoch
     python benchmarks/train_step.py --epoch-only --data-dir /data   # the CIFAR-100 epoch alone
+    python benchmarks/train_step.py --epoch-only --synthetic-data   # no CIFAR-100 here: random pixels
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from hydra import compose, initialize_config_dir
 
 from seqnorm_repro.config import Config, register_configs, validate
 from seqnorm_repro.data import DataBundle, DatasetNotFound, build_data
+from seqnorm_repro.data.synthetic import write_cifar100
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.tracking.provenance import REPO_ROOT, git_commit, hardware, utc_now
@@ -207,13 +209,18 @@ def measure(setup: Setup, device: torch.device, steps: int, rounds: int, run_dir
     return rows
 
 
-def real_epoch(device: torch.device, data_dir: str | None, run_dir: Path) -> list[str]:
+def real_epoch(device: torch.device, data_dir: str | None, synthetic: bool, run_dir: Path) -> list[str]:
     """Report lines for one WRN-28-10 CIFAR-100 training epoch, as `experiment=cifar100_wrn28_10
-    dataset.loader=gpu` runs it on this GPU (augmentation included), or a skip line."""
+    dataset.loader=gpu` runs it on this GPU (augmentation included), or a skip line. `synthetic`: on
+    CIFAR-100 files of the real size and format holding random class-coloured pixels, written here (the
+    time of an epoch does not depend on the pixel values)."""
     overrides = [
         "experiment=cifar100_wrn28_10", "dataset.loader=gpu", "dataset.download=false", *CUDA_SPEED,
         "logger=none", "trainer.progress=false", "trainer.device=cuda",
     ]  # fmt: skip
+    if synthetic:
+        data_dir = str(write_cifar100(run_dir / "synthetic", train_per_class=500, test_per_class=100))
+        overrides.append("dataset.verify_checksums=false")
     if data_dir is not None:
         overrides.append(f"paths.data_dir={data_dir}")
     cfg = compose_config(overrides, run_dir)
@@ -238,10 +245,11 @@ def real_epoch(device: torch.device, data_dir: str | None, run_dir: Path) -> lis
     images = trainer.steps_per_epoch * plan.per_device_batch
     epoch_seconds = statistics.median(times[1:])
     verdict = "met" if epoch_seconds <= EPOCH_TARGET else "NOT met"
+    source = "synthetic CIFAR-100 files (real size and format, random pixels)" if synthetic else "CIFAR-100"
     return [
-        f"`experiment=cifar100_wrn28_10 dataset.loader=gpu {' '.join(CUDA_SPEED)}` built {plan.name} "
-        f"{plan.params} ({plan.note}); {trainer.steps_per_epoch} steps of {plan.per_device_batch} = "
-        f"{images} images with flip, pad-crop and Cutout on the device.",
+        f"`experiment=cifar100_wrn28_10 dataset.loader=gpu {' '.join(CUDA_SPEED)}` on {source} built "
+        f"{plan.name} {plan.params} ({plan.note}); {trainer.steps_per_epoch} steps of "
+        f"{plan.per_device_batch} = {images} images with flip, pad-crop and Cutout on the device.",
         "",
         f"Training epoch (wall clock, the two after a compiling first epoch): "
         f"{', '.join(f'{t:.2f} s' for t in times[1:])}; median {epoch_seconds:.2f} s, "
@@ -321,6 +329,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epoch-only", action="store_true", help="CUDA: only the CIFAR-100 epoch")
     parser.add_argument("--data-dir", help="paths.data_dir for the CIFAR-100 epoch (default: the config's)")
     parser.add_argument(
+        "--synthetic-data", action="store_true", help="time the epoch on CIFAR-100-format random pixels"
+    )
+    parser.add_argument(
         "--out", type=Path, help="default results/bench_train_step[_cuda].md; give another per partial run"
     )
     args = parser.parse_args(argv)
@@ -344,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         for setup in () if args.epoch_only else setups:
             rows += measure(setup, device, steps, rounds, Path(tmp))
         if cuda and not args.no_epoch:
-            epoch_lines = real_epoch(device, args.data_dir, Path(tmp))
+            epoch_lines = real_epoch(device, args.data_dir, args.synthetic_data, Path(tmp))
     report = render(rows, epoch_lines, device, "python " + " ".join(sys.argv), steps, rounds)
     out = args.out or REPO_ROOT / "results" / f"bench_train_step{'_cuda' if cuda else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
