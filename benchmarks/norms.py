@@ -218,16 +218,12 @@ def cuda_seconds(step: Callable[[], object], iters: int, repeats: int) -> float:
 
 
 def cuda_graph(step: Callable[[], object]) -> Callable[[], object] | None:
-    """`step` captured as one CUDA graph (after warm-up on a side stream), or None where it cannot be."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
+    """`step`, already warmed up on the current stream, captured on that stream as one CUDA graph; None
+    where it cannot be. The whole benchmark runs on one side stream (see main_cuda): autograd ties each
+    leaf to the stream of its first backward, and capture breaks when that is the default stream."""
+    graph = torch.cuda.CUDAGraph()
     try:
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                step()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, stream=torch.cuda.current_stream()):
             step()
     except RuntimeError as err:  # e.g. an op that synchronises; reported as n/a
         print(f"  CUDA graph capture failed: {str(err).splitlines()[0]}", file=sys.stderr)
@@ -243,6 +239,7 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
         t: torch.randn(shape, device="cuda", dtype=t).contiguous(memory_format=memory_format).requires_grad_()
         for t in {torch.float16, torch.bfloat16, dtype}
     }
+    grads = {t: torch.randn_like(x) for t, x in inputs.items()}  # drawn before any capture
     out = torch.empty_like(inputs[dtype])
     copy = cuda_seconds(lambda: out.copy_(inputs[dtype]), iters, repeats)
     rows = []
@@ -250,8 +247,7 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
         shape[1], shape[0], gm_values, seq_values, dtype, compiled
     ):
         layer = layer.cuda()
-        x = inputs[x_dtype]
-        dy = torch.randn_like(x)
+        x, dy = inputs[x_dtype], grads[x_dtype]
         params = [x, *layer.parameters()]
 
         def step(layer=layer, x=x, dy=dy, params=params):
@@ -355,15 +351,18 @@ def main_cuda(args, command: str, out: Path) -> None:
     warnings.filterwarnings("ignore", message=".*normalises over")  # gm = M / 2 and M / 4
     hardware_line = hardware(torch.device("cuda"))
     results = {}
-    for model, model_shapes in shapes.items():
-        for shape in model_shapes:
-            print(f"{model} {shape} ...", file=sys.stderr, flush=True)
-            results[(model, shape)] = run_cuda_shape(
-                shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
-                args.repeats,
-            )  # fmt: skip
-            report = render_cuda(results, not args.nchw, dtype, command, hardware_line)
-            write(report, out, echo=False)
+    side_stream = torch.cuda.Stream()  # every step, eager and captured, on this stream (see cuda_graph)
+    side_stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side_stream):
+        for model, model_shapes in shapes.items():
+            for shape in model_shapes:
+                print(f"{model} {shape} ...", file=sys.stderr, flush=True)
+                results[(model, shape)] = run_cuda_shape(
+                    shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
+                    args.repeats,
+                )  # fmt: skip
+                report = render_cuda(results, not args.nchw, dtype, command, hardware_line)
+                write(report, out, echo=False)
     print(report)
 
 

@@ -6,7 +6,8 @@ gm. SeqNorm does the same with per-(sample, channel) rows (see seq_moments.py), 
 each way for the GroupNorm and ghost stages. The custom ops carry fake (meta) implementations and their
 autograd, so torch.compile keeps them whole (fullgraph=True). CUDA tensors run compiled kernels; CPU
 tensors run only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before triton is
-imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype.
+imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype;
+eps reaches compiled kernels as fp32, Triton's type for a Python float.
 """
 
 from __future__ import annotations
