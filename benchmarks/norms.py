@@ -16,6 +16,7 @@ markdown report with hardware, commit and date.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import warnings
@@ -184,6 +185,7 @@ class CudaMeasurement:
     eager: float  # seconds per forward+backward
     graphed: float | None  # the same step replayed as one CUDA graph; None where capture failed
     saved_bytes: int
+    error: float | None  # ours: relative error of y and dx against impl="reference" on the same input
 
 
 def cuda_candidates(channels, batch, gm_values, seq_values, dtype, compiled):
@@ -232,6 +234,23 @@ def cuda_graph(step: Callable[[], object]) -> Callable[[], object] | None:
     return graph.replay
 
 
+def error_against_reference(layer: nn.Module, x: Tensor, dy: Tensor) -> float | None:
+    """Our layer's largest relative error (norm of the difference over the norm) of y and dx against the
+    paper's Figure 4 code on the same input, random affine parameters and upstream gradient; None for
+    the baselines. Checked before timing: a fast wrong kernel must not pass as a result."""
+    if not isinstance(layer, GhostNorm | SeqNorm) or layer.impl != "auto":
+        return None
+    with torch.no_grad():
+        layer.weight.normal_(1.0, 0.5), layer.bias.normal_(0.0, 0.5)
+    reference = copy.deepcopy(layer)
+    reference.impl = "reference"
+    outputs = []
+    for module in (layer, reference):
+        y = module(x)
+        outputs.append((y.float(), torch.autograd.grad(y, x, dy)[0].float()))
+    return max(((ours - theirs).norm() / theirs.norm()).item() for ours, theirs in zip(*outputs, strict=True))
+
+
 def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled, iters, repeats):
     """All layers on one shape, and the copy time of the input that measures the bandwidth."""
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -241,7 +260,7 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
     }
     grads = {t: torch.randn_like(x) for t, x in inputs.items()}  # drawn before any capture
     out = torch.empty_like(inputs[dtype])
-    copy = cuda_seconds(lambda: out.copy_(inputs[dtype]), iters, repeats)
+    copy_time = cuda_seconds(lambda: out.copy_(inputs[dtype]), iters, repeats)
     rows = []
     for label, x_dtype, gm, gc, layer in cuda_candidates(
         shape[1], shape[0], gm_values, seq_values, dtype, compiled
@@ -253,14 +272,16 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
         def step(layer=layer, x=x, dy=dy, params=params):
             return torch.autograd.grad(layer(x), params, dy)
 
+        error = error_against_reference(layer, x, dy)
         for _ in range(3):  # warm-up: Triton and torch.compile compile here
             step()
         torch.cuda.synchronize()
         eager = cuda_seconds(step, iters, repeats)
         replay = cuda_graph(step)
         graphed = None if replay is None else cuda_seconds(replay, iters, repeats)
-        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved_for_backward(layer, x)))
-    return copy, rows
+        saved = saved_for_backward(layer, x)
+        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved, error))
+    return copy_time, rows
 
 
 def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> str:
@@ -291,6 +312,8 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
         "backward reads x and dy twice and writes dx) per graphed step, as a fraction of the bandwidth "
         "of `y.copy_(x)` on the same tensor in the same run (2 passes)",
         "- saved: bytes autograd keeps for backward besides the input and parameters",
+        "- error (ours): ||ours - reference|| / ||reference|| of y and dx, the larger, against the Figure 4 "
+        'code (`impl="reference"`) on the same input, with random affine parameters, before timing',
         "",
         "## Worst ratio over every shape and group setting",
         "",
@@ -308,19 +331,22 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
             cells.append(cell)
         cells.append("" if target is None else f"<= {target}")
         lines.append("| " + " | ".join(cells) + " |")
-    for (model, shape), (copy, rows) in results.items():
+    errors = [row.error for _, rows in results.values() for row in rows if row.error is not None]
+    if errors:
+        lines += ["", f"Largest error of ours against the reference, over every row: {max(errors):.1e}."]
+    for (model, shape), (copy_time, rows) in results.items():
         base = rows[0]
         nbytes = torch.Size(shape).numel() * torch.finfo(dtype).bits // 8
-        copy_bandwidth = 2 * nbytes / copy
+        copy_bandwidth = 2 * nbytes / copy_time
         lines += [
             "",
             f"## {model}, activation {tuple(shape)}",
             "",
-            f"copy: {copy * 1e6:.1f} us, {copy_bandwidth / 1e9:.0f} GB/s",
+            f"copy: {copy_time * 1e6:.1f} us, {copy_bandwidth / 1e9:.0f} GB/s",
             "",
             "| layer | dtype | gm | gc | eager (us) | vs BN | graphed (us) | vs BN | of copy bandwidth "
-            "| saved (MiB) |",
-            "|---" * 10 + "|",
+            "| saved (MiB) | error |",
+            "|---" * 11 + "|",
         ]
         for row in rows:
             graphed = ratio = fraction = "n/a"
@@ -332,7 +358,7 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
             cells = [
                 row.layer, str(row.dtype).removeprefix("torch."), row.gm or "", row.gc or "",
                 f"{row.eager * 1e6:.1f}", f"{row.eager / base.eager:.2f}", graphed, ratio, fraction,
-                f"{row.saved_bytes / 2**20:.1f}",
+                f"{row.saved_bytes / 2**20:.1f}", "" if row.error is None else f"{row.error:.1e}",
             ]  # fmt: skip
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -343,6 +369,8 @@ def main_cuda(args, command: str, out: Path) -> None:
     dtype = getattr(torch, args.dtype)
     shapes, gm_values = CUDA_SHAPES, GM_VALUES
     seq_values = [(gc, gm) for gc in CUDA_SEQ_GC for gm in GM_VALUES]
+    if args.models:
+        shapes = {model: s for model, s in shapes.items() if model in args.models}
     if args.quick:
         shapes = {model: s[:1] for model, s in shapes.items()}
         gm_values, seq_values = (1, 8, 128), [(4, 1), (4, 8), (4, 128)]
@@ -380,6 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     cuda.add_argument(
         "--dtype", default="float16", choices=["float16", "bfloat16"], help="input of our layers"
     )
+    cuda.add_argument("--models", nargs="*", choices=list(CUDA_SHAPES), help="default: all")
     cuda.add_argument("--nchw", action="store_true", help="contiguous inputs instead of channels_last")
     cuda.add_argument("--no-compile", action="store_true", help="skip the torch.compile'd Figure 4 baseline")
     cuda.add_argument("--iters", type=int, default=20, help="back-to-back steps per timing")

@@ -85,6 +85,15 @@ def _plan(x: Tensor, groups: int, max_chunks: int) -> _Plan:
     return _cached_plan(view.shape, view.stride(), x.device, groups, max_chunks)
 
 
+def _channel_block(channels: int, widest: int) -> int:
+    """The widest power-of-two channel block up to `widest` that tiles the channels without masked lanes
+    (WRN's 160 channels: 32, not 128 + a quarter-used 128), else the one block that covers them."""
+    block = min(_pow2(channels), widest)
+    while block > 16 and channels % block:
+        block //= 2
+    return block if channels % block == 0 else min(_pow2(channels), widest)
+
+
 @functools.lru_cache(maxsize=1024)
 def _cached_plan(shape, strides, device: torch.device, groups: int, max_chunks: int) -> _Plan:
     """Tiles along the contiguous axis first; chunks so that the whole pass has about `programs` programs."""
@@ -98,7 +107,7 @@ def _cached_plan(shape, strides, device: torch.device, groups: int, max_chunks: 
         samples, positions = 1, per_group * positions
     sizes = _sizes(device)
     if stride_c == 1 and channels > 1:  # channels innermost: channels_last, (M, C)
-        block_c = min(_pow2(channels), sizes.max_block_c)
+        block_c = _channel_block(channels, sizes.max_block_c)
         block_s = min(_pow2(positions), max(1, sizes.tile // block_c))
     else:  # positions innermost: NCHW
         block_s = min(_pow2(positions), sizes.tile)
