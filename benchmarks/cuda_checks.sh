@@ -5,7 +5,7 @@
 #
 #     bash benchmarks/cuda_checks.sh [OUTDIR]          # default results/; PYTHON=.venv/bin/python to pick one
 #     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests norms train_step epoch
-#     PYTEST_ARGS="-k float64" bash benchmarks/cuda_checks.sh  # a subset of the GPU tests
+#     PYTEST_ARGS="-k float64" NORMS_ARGS="--models WRN-28-10" bash benchmarks/cuda_checks.sh  # subsets
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results}
@@ -26,7 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 "$py" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 step tests "${TESTS_LIMIT:-150}" "$py" -m pytest -q -p no:cacheprovider -rfE ${PYTEST_ARGS:-} \
     tests/norms/test_triton_kernels.py tests/data/test_device_loader.py
-step norms "${NORMS_LIMIT:-200}" "$py" benchmarks/norms.py --no-compile --out "$out/bench_norms_cuda.md"
+step norms "${NORMS_LIMIT:-200}" "$py" benchmarks/norms.py --no-compile ${NORMS_ARGS:-} --out "$out/bench_norms_cuda.md"
 step train_step "${STEP_LIMIT:-200}" "$py" benchmarks/train_step.py --models WRN-28-10 --quick --no-epoch \
     --out "$out/bench_train_step_cuda.md"
 step epoch "${EPOCH_LIMIT:-120}" "$py" benchmarks/train_step.py --epoch-only --synthetic-data \
