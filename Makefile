@@ -8,6 +8,7 @@ CONSTRAINTS := requirements/constraints.txt
 .PHONY: setup train test test-slow lint format bench-norms clean
 .PHONY: reproduce-figure2 reproduce-figure3 reproduce-figure6 reproduce-figure7 bench-landscape
 .PHONY: reproduce-table1 reproduce-table2 reproduce-ablations tune-seqnorm reproduce-example bench-ddp bench-train-step
+.PHONY: gpu-checks
 
 # The venv is rebuilt when the dependencies change. torch and torchvision are installed first, at
 # the exact tested versions (pip takes them from the local wheel cache where there is one).
@@ -85,6 +86,9 @@ reproduce-example: $(STAMP)  ## Section 2.2's ranking example -> results/example
 
 bench-train-step: $(STAMP)  ## trainer step vs a bare loop, norms vs BN -> results/bench_train_step[_cuda].md
 	$(BIN)/python benchmarks/train_step.py
+
+gpu-checks: $(STAMP)  ## on a CUDA machine: GPU tests, norm and step benchmarks, the CIFAR-100 epoch -> results/
+	PYTHON=$(BIN)/python bash benchmarks/cuda_checks.sh results
 
 bench-ddp: $(STAMP)  ## samples/s on 1 and N processes, same global batch -> results/bench_ddp[_cuda].md
 	$(BIN)/python benchmarks/ddp.py

@@ -268,10 +268,9 @@ def render(rows: list[Row], epoch_lines: list[str], device: torch.device, comman
     ]
     if rows:
         lines += step_section(rows, device.type == "cuda", steps, rounds)
-    return (
-        "\n".join([*lines, "", "## WRN-28-10 CIFAR-100 epoch", "", *(epoch_lines or ["Timed on CUDA only."])])
-        + "\n"
-    )
+    if epoch_lines:
+        lines += ["", "## WRN-28-10 CIFAR-100 epoch", "", *epoch_lines]
+    return "\n".join(lines) + "\n"
 
 
 def step_section(rows: list[Row], cuda: bool, steps: int, rounds: int) -> list[str]:

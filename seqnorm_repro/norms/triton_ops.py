@@ -39,13 +39,17 @@ class _Sizes:
     programs: int
 
 
+def cuda_sizes(sms: int) -> _Sizes:
+    """A GPU with `sms` multiprocessors: 4096-element tiles with 4 warps, 32 elements per thread in
+    16-byte loads along the contiguous axis; about 8 programs per SM keep enough loads in flight to
+    saturate memory bandwidth."""
+    return _Sizes(tile=4096, small_tile=1024, max_block_c=128, ghost_block_c=8, programs=8 * sms)
+
+
 @functools.cache
 def _sizes(device: torch.device) -> _Sizes:
     if device.type == "cuda":
-        # 4096-element tiles with 4 warps: 32 elements per thread, in 16-byte loads along the contiguous
-        # axis; about 8 programs per SM keep enough loads in flight to saturate memory bandwidth.
-        sms = torch.cuda.get_device_properties(device).multi_processor_count
-        return _Sizes(tile=4096, small_tile=1024, max_block_c=128, ghost_block_c=8, programs=8 * sms)
+        return cuda_sizes(torch.cuda.get_device_properties(device).multi_processor_count)
     # The interpreter (CPU tests): tiny tiles and a few programs, so that small test tensors go through
     # several channel blocks, tiles and chunks, and their masked edges.
     return _Sizes(tile=256, small_tile=4, max_block_c=8, ghost_block_c=2, programs=4)
