@@ -55,8 +55,15 @@ def _sizes(device: torch.device) -> _Sizes:
     return _Sizes(tile=256, small_tile=4, max_block_c=8, ghost_block_c=2, programs=4)
 
 
+# Host-side integer helpers in plain Python: triton.cdiv and triton.next_power_of_2 are @jit functions,
+# whose Python call costs microseconds each, dozens of times per layer call.
 def _pow2(n: int) -> int:
-    return triton.next_power_of_2(n)
+    """The smallest power of two >= n (1 for n <= 1)."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class _Plan:
     tiles_per_chunk: int
 
     def launch(self, kernel, *args, **kwargs) -> None:
-        channel_blocks = triton.cdiv(self.channels, self.blocks[2])
+        channel_blocks = _cdiv(self.channels, self.blocks[2])
         grid = (self.groups * self.chunks * channel_blocks,)
         kernel[grid](
             *args, self.samples, self.positions, self.channels, *self.strides, self.chunks,
@@ -117,13 +124,13 @@ def _cached_plan(shape, strides, device: torch.device, groups: int, max_chunks: 
         block_s = min(_pow2(positions), sizes.tile)
         block_c = min(_pow2(channels), sizes.max_block_c, max(1, sizes.tile // block_s))
     block_m = min(_pow2(samples), max(1, sizes.tile // (block_s * block_c)))
-    tiles = triton.cdiv(samples, block_m) * triton.cdiv(positions, block_s)
-    others = groups * triton.cdiv(channels, block_c)
+    tiles = _cdiv(samples, block_m) * _cdiv(positions, block_s)
+    others = groups * _cdiv(channels, block_c)
     chunks = min(tiles, max_chunks, max(1, sizes.programs // others))
-    tiles_per_chunk = triton.cdiv(tiles, chunks)
+    tiles_per_chunk = _cdiv(tiles, chunks)
     return _Plan(
         groups, samples, positions, channels, (per_group * stride_m, stride_m, stride_s, stride_c),
-        (block_m, block_s, block_c), triton.cdiv(tiles, tiles_per_chunk), tiles_per_chunk,
+        (block_m, block_s, block_c), _cdiv(tiles, tiles_per_chunk), tiles_per_chunk,
     )  # fmt: skip
 
 
@@ -156,13 +163,14 @@ def _small_blocks(outer: int, middle: int, inner: int, tile: int) -> tuple[int, 
     return min(_pow2(outer), max(1, tile // (block_middle * block_inner))), block_middle, block_inner
 
 
-def _ghost_blocks(x: Tensor, plan: _Plan) -> dict[str, int]:
-    """(groups, all chunks, channels) tiles of the ghost-statistics kernels."""
-    small = _sizes(x.device).small_tile
+@functools.lru_cache(maxsize=1024)
+def _ghost_blocks(plan: _Plan, device: torch.device) -> tuple[tuple[int], dict[str, int]]:
+    """Grid and (groups, all chunks, channels) tiles of the ghost-statistics kernels."""
+    small = _sizes(device).small_tile
     block_k = _pow2(plan.chunks)
     block_g = min(_pow2(plan.groups), max(1, small // block_k))
     block_c = min(_pow2(plan.channels), max(1, small // (block_g * block_k)))
-    return {"BLOCK_G": block_g, "BLOCK_K": block_k, "BLOCK_C": block_c}
+    return (_cdiv(plan.channels, block_c),), {"BLOCK_G": block_g, "BLOCK_K": block_k, "BLOCK_C": block_c}
 
 
 def _empty(like: Tensor, count: int, *shape: int) -> list[Tensor]:
@@ -183,7 +191,9 @@ def _check(x: Tensor) -> None:
 
 def _dense(t: Tensor) -> Tensor:
     """t when contiguous or channels-last-like (channels innermost, any rank), else a contiguous copy."""
-    return t if t.is_contiguous() or t.movedim(1, -1).is_contiguous() else t.contiguous()
+    if t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)):
+        return t  # the common cases, without building a view
+    return t if t.movedim(1, -1).is_contiguous() else t.contiguous()
 
 
 def _as_layout_of(dy: Tensor, x: Tensor) -> Tensor:
@@ -202,8 +212,7 @@ def _ghost_norm(
     plan = _plan(x, gm, max_chunks=1024)
     partials = _moments(x, plan)
     mean, var, scale = _empty(partials, 3, gm, plan.channels)
-    blocks = _ghost_blocks(x, plan)
-    grid = (triton.cdiv(plan.channels, blocks["BLOCK_C"]),)
+    grid, blocks = _ghost_blocks(plan, x.device)
     kernels.ghost_stats_kernel[grid](
         partials, weight, mean, var, scale, gm, plan.chunks, plan.channels, eps, **blocks
     )  # fmt: skip
@@ -228,9 +237,8 @@ def _ghost_norm_backward(
     partials = _grad_sums(x, dy, mean, plan)
     d, a, b = _empty(partials, 3, gm, plan.channels)
     grad_weight, grad_bias = _empty(partials, 2, plan.channels)
-    blocks = _ghost_blocks(x, plan)
+    grid, blocks = _ghost_blocks(plan, x.device)
     count = x.numel() // (gm * plan.channels)
-    grid = (triton.cdiv(plan.channels, blocks["BLOCK_C"]),)
     kernels.ghost_grad_kernel[grid](
         partials, var, weight, d, a, b, grad_weight, grad_bias, gm, plan.chunks, plan.channels, float(count),
         eps, **blocks,
@@ -275,22 +283,26 @@ def ghost_norm_triton(
 # SeqNorm
 
 
-def _group_blocks(x: Tensor, gc: int) -> tuple[tuple[int, int], dict[str, int]]:
+@functools.lru_cache(maxsize=1024)
+def _group_blocks(
+    batch: int, channels: int, gc: int, device: torch.device
+) -> tuple[tuple[int, int], dict[str, int]]:
     """Grid and (samples, channel groups, channels of a group) tiles of the GroupNorm-stage kernels."""
-    batch, channels = x.shape[:2]
-    block_m, block_j, block_q = _small_blocks(batch, gc, channels // gc, _sizes(x.device).small_tile)
-    grid = (triton.cdiv(batch, block_m), triton.cdiv(gc, block_j))
+    block_m, block_j, block_q = _small_blocks(batch, gc, channels // gc, _sizes(device).small_tile)
+    grid = (_cdiv(batch, block_m), _cdiv(gc, block_j))
     return grid, {"BLOCK_M": block_m, "BLOCK_J": block_j, "BLOCK_Q": block_q}
 
 
-def _seq_ghost_blocks(x: Tensor, gm: int) -> tuple[tuple[int], dict[str, int]]:
+@functools.lru_cache(maxsize=1024)
+def _seq_ghost_blocks(
+    batch: int, channels: int, gm: int, device: torch.device
+) -> tuple[tuple[int], dict[str, int]]:
     """Grid and (ghost groups, samples of a group, channels) tiles of the ghost-stage kernels: few
     channels per program, for more programs (each walks all M samples)."""
-    batch, channels = x.shape[:2]
-    sizes = _sizes(x.device)
+    sizes = _sizes(device)
     block_c = min(_pow2(channels), sizes.ghost_block_c)
     block_g, block_r, _ = _small_blocks(gm, batch // gm, 1, max(1, sizes.small_tile // block_c))
-    return (triton.cdiv(channels, block_c),), {"BLOCK_G": block_g, "BLOCK_R": block_r, "BLOCK_C": block_c}
+    return (_cdiv(channels, block_c),), {"BLOCK_G": block_g, "BLOCK_R": block_r, "BLOCK_C": block_c}
 
 
 @torch.library.custom_op("seqnorm::seq_norm", mutates_args=())
@@ -304,12 +316,12 @@ def _seq_norm(
     partials = _moments(x, plan)
     row_mean, row_var, slope, shift = _empty(partials, 4, batch, channels)
     group_mean, rho = _empty(partials, 2, batch, gc)
-    grid, blocks = _group_blocks(x, gc)
+    grid, blocks = _group_blocks(batch, channels, gc, x.device)
     kernels.seq_group_stats_kernel[grid](
         partials, row_mean, row_var, group_mean, rho, batch, channels, gc, plan.chunks, eps, **blocks
     )  # fmt: skip
     ghost_mean, ghost_var = _empty(partials, 2, gm, channels)
-    grid, blocks = _seq_ghost_blocks(x, gm)
+    grid, blocks = _seq_ghost_blocks(batch, channels, gm, x.device)
     kernels.seq_ghost_stats_kernel[grid](
         row_mean, row_var, group_mean, rho, weight, bias, ghost_mean, ghost_var, slope, shift, channels, gc,
         gm, batch // gm, eps, **blocks,
@@ -337,13 +349,13 @@ def _seq_norm_backward(
     grad_weight, grad_bias = _empty(partials, 2, channels)
     positions = x.numel() // (batch * channels)
     count = batch // gm * positions  # elements of a (ghost group, channel)
-    grid, blocks = _seq_ghost_blocks(x, gm)
+    grid, blocks = _seq_ghost_blocks(batch, channels, gm, x.device)
     kernels.seq_ghost_grad_kernel[grid](
         partials, row_mean, row_var, group_mean, rho, ghost_mean, ghost_var, weight, alpha, beta, gamma,
         grad_weight, grad_bias, channels, gc, gm, batch // gm, plan.chunks, float(count), eps, **blocks,
     )  # fmt: skip
     d, a, b = _empty(partials, 3, batch, channels)
-    grid, blocks = _group_blocks(x, gc)
+    grid, blocks = _group_blocks(batch, channels, gc, x.device)
     kernels.seq_group_grad_kernel[grid](
         partials, row_mean, row_var, group_mean, rho, ghost_mean, alpha, beta, gamma, d, a, b, batch,
         channels, gc, batch // gm, plan.chunks, float(positions), **blocks,

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 
+import pytest
 import torch
 
 from seqnorm_repro.config import ModelConfig
@@ -38,6 +39,7 @@ def test_mnist_figures_fall_back_to_mnist5k_without_the_mnist_files(tmp_path, mn
     assert mnist_available(mnist_root)
 
 
+@pytest.mark.slow  # half a minute on 2 cores; `make test-slow` and CI run it
 def test_smoke_figure_pipeline_writes_png_and_data(tmp_path, cifar10_root):
     """Figure 3 at smoke scale through the CLI's main(), as `make reproduce-figure3 SCALE=smoke` runs it."""
     spec = importlib.util.spec_from_file_location(

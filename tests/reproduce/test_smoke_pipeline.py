@@ -1,7 +1,10 @@
 """A target end to end at SCALE=smoke: Hydra multirun sweeps, then the table; running it again trains
-nothing. (CI runs the whole of `make reproduce-table1 SCALE=smoke` and `make tune-seqnorm SCALE=smoke`.)"""
+nothing. (CI runs the whole of `make reproduce-table1 SCALE=smoke` and `make tune-seqnorm SCALE=smoke`.)
+Both tests take half a minute each on 2 cores: `slow`, run by `make test-slow` (and CI)."""
 
 import json
+
+import pytest
 
 from seqnorm_repro.reproduce import aggregate, cli
 from seqnorm_repro.reproduce.scales import scale_overrides, write_smoke_data
@@ -9,6 +12,7 @@ from seqnorm_repro.reproduce.sweep import run_target
 from seqnorm_repro.reproduce.targets import Target, table1
 
 
+@pytest.mark.slow
 def test_two_rows_sweep_aggregate_and_skip_on_rerun(tmp_path):
     target = Target("mini_table1", "Two rows of Table 1", table1().rows[:2], "cifar100")
     smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
@@ -38,6 +42,7 @@ def test_cli_writes_tables_and_the_section_2_2_example(tmp_path):
     assert table.count("missing (not run yet)") == 28  # 14 rows x 2 seeds, listed, not dropped
 
 
+@pytest.mark.slow
 def test_torchrun_launcher_runs_each_seed_in_its_run_directory(tmp_path):
     target = Target("mini_torchrun", "One row on 2 processes", table1().rows[:1], "cifar100")
     smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
