@@ -99,10 +99,10 @@ def _plan(x: Tensor, groups: int, max_chunks: int) -> _Plan:
 def _channel_block(channels: int, widest: int) -> int:
     """The widest power-of-two channel block up to `widest` that tiles the channels without masked lanes
     (WRN's 160 channels: 32, not 128 + a quarter-used 128), else the one block that covers them."""
-    block = min(_pow2(channels), widest)
+    covering = block = min(_pow2(channels), widest)
     while block > 16 and channels % block:
         block //= 2
-    return block if channels % block == 0 else min(_pow2(channels), widest)
+    return block if channels % block == 0 else covering
 
 
 @functools.lru_cache(maxsize=1024)
