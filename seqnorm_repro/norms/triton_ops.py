@@ -3,11 +3,12 @@
 GhostNorm's forward reads x once for per-(group, channel) statistics and once to write y; its backward
 reads x and dy once for sum(dy) and sum(dy * (x - mean)) and once to write dx: BatchNorm's traffic at any
 gm. SeqNorm does the same with per-(sample, channel) rows (see seq_moments.py), plus two small kernels
-each way for the GroupNorm and ghost stages. The custom ops carry fake (meta) implementations and their
-autograd, so torch.compile keeps them whole (fullgraph=True). CUDA tensors run compiled kernels; CPU
-tensors run only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before triton is
-imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype;
-eps reaches compiled kernels as fp32, Triton's type for a Python float.
+each way for the GroupNorm and ghost stages. Each layer is a forward and a backward operator in the
+`seqnorm` torch.library namespace, with fake (meta) implementations so that torch.compile keeps them
+whole, joined by an autograd.Function that torch.compile traces (fullgraph=True). CUDA tensors run
+compiled kernels; CPU tensors run only under Triton's interpreter (TRITON_INTERPRET=1 in the
+environment before triton is imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input),
+outputs in the input's dtype; eps reaches compiled kernels as fp32, Triton's type for a Python float.
 """
 
 from __future__ import annotations
@@ -201,11 +202,29 @@ def _as_layout_of(dy: Tensor, x: Tensor) -> Tensor:
     return dy if dy.stride() == x.stride() else torch.empty_like(x).copy_(dy)
 
 
+_LIBRARY = torch.library.Library("seqnorm", "DEF")
+
+
+def _operator(body):
+    """Registers `body` as the operator seqnorm::<its name> on every device and returns it (an OpOverload).
+
+    torch.library.define/impl, not @torch.library.custom_op with register_autograd: in eager mode the
+    latter's per-call wrappers (aliasing checks, re-dispatch through an autograd Function of its own, a
+    dynamo guard) took about as much host time as the rest of a layer call (`benchmarks/host_overhead.py`).
+    Autograd is the plain autograd.Function of each layer below; the fake implementation is registered
+    beside each operator.
+    """
+    name = body.__name__.removeprefix("_")
+    _LIBRARY.define(name + torch.library.infer_schema(body, mutates_args=()))
+    _LIBRARY.impl(name, body, "CompositeExplicitAutograd")
+    return getattr(torch.ops.seqnorm, name).default
+
+
 # ---------------------------------------------------------------------------------------------------------
 # GhostNorm
 
 
-@torch.library.custom_op("seqnorm::ghost_norm", mutates_args=())
+@_operator
 def _ghost_norm(
     x: Tensor, weight: Tensor, bias: Tensor, gm: int, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -219,7 +238,7 @@ def _ghost_norm(
     return _affine(x, plan, mean, scale, bias), mean, var
 
 
-@_ghost_norm.register_fake
+@torch.library.register_fake("seqnorm::ghost_norm", lib=_LIBRARY)
 def _(x, weight, bias, gm, eps):
     stats = (gm, x.shape[1])
     return (
@@ -229,7 +248,7 @@ def _(x, weight, bias, gm, eps):
     )
 
 
-@torch.library.custom_op("seqnorm::ghost_norm_backward", mutates_args=())
+@_operator
 def _ghost_norm_backward(
     dy: Tensor, x: Tensor, weight: Tensor, mean: Tensor, var: Tensor, gm: int, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -247,28 +266,27 @@ def _ghost_norm_backward(
     return dx, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
 
 
-@_ghost_norm_backward.register_fake
+@torch.library.register_fake("seqnorm::ghost_norm_backward", lib=_LIBRARY)
 def _(dy, x, weight, mean, var, gm, eps):
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
 
 
-def _ghost_setup(ctx, inputs, output) -> None:
-    x, weight, _, gm, eps = inputs
-    _, mean, var = output
-    ctx.save_for_backward(x, weight, mean, var)
-    ctx.gm, ctx.eps = gm, eps
-    ctx.mark_non_differentiable(mean, var)
+class GhostNormTriton(torch.autograd.Function):
+    """GhostNorm's two operators as one autograd node."""
 
+    @staticmethod
+    def forward(ctx, x, weight, bias, gm, eps):
+        y, mean, var = _ghost_norm(x, weight, bias, gm, eps)
+        ctx.save_for_backward(x, weight, mean, var)
+        ctx.gm, ctx.eps = gm, eps
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
 
-def _ghost_backward(ctx, dy, _grad_mean, _grad_var):
-    x, weight, mean, var = ctx.saved_tensors
-    dx, grad_weight, grad_bias = _ghost_norm_backward(
-        _as_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps
-    )
-    return dx, grad_weight, grad_bias, None, None
-
-
-_ghost_norm.register_autograd(_ghost_backward, setup_context=_ghost_setup)
+    @staticmethod
+    def backward(ctx, dy, _grad_mean, _grad_var):
+        x, weight, mean, var = ctx.saved_tensors
+        grads = _ghost_norm_backward(_as_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps)
+        return *grads, None, None
 
 
 def ghost_norm_triton(
@@ -276,7 +294,7 @@ def ghost_norm_triton(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """GhostNorm training forward, same contract as `reference.ghost_norm_reference`."""
     _check(x)
-    return _ghost_norm(_dense(x), *affine_params(x, weight, bias), gm, eps)
+    return GhostNormTriton.apply(_dense(x), *affine_params(x, weight, bias), gm, eps)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -305,7 +323,7 @@ def _seq_ghost_blocks(
     return (_cdiv(channels, block_c),), {"BLOCK_G": block_g, "BLOCK_R": block_r, "BLOCK_C": block_c}
 
 
-@torch.library.custom_op("seqnorm::seq_norm", mutates_args=())
+@_operator
 def _seq_norm(
     x: Tensor, weight: Tensor, bias: Tensor, gc: int, gm: int, eps: float
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -330,14 +348,14 @@ def _seq_norm(
     return y, ghost_mean, ghost_var, row_mean, row_var, group_mean, rho
 
 
-@_seq_norm.register_fake
+@torch.library.register_fake("seqnorm::seq_norm", lib=_LIBRARY)
 def _(x, weight, bias, gc, gm, eps):
     batch, channels = x.shape[:2]
     shapes = [(gm, channels), (gm, channels), (batch, channels), (batch, channels), (batch, gc), (batch, gc)]
     return torch.empty_like(x), *(x.new_empty(shape, dtype=stats_dtype(x)) for shape in shapes)
 
 
-@torch.library.custom_op("seqnorm::seq_norm_backward", mutates_args=())
+@_operator
 def _seq_norm_backward(
     dy: Tensor, x: Tensor, weight: Tensor, row_mean: Tensor, row_var: Tensor, group_mean: Tensor, rho: Tensor,
     ghost_mean: Tensor, ghost_var: Tensor, gc: int, gm: int, eps: float,
@@ -364,25 +382,27 @@ def _seq_norm_backward(
     return dx, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
 
 
-@_seq_norm_backward.register_fake
+@torch.library.register_fake("seqnorm::seq_norm_backward", lib=_LIBRARY)
 def _(dy, x, weight, row_mean, row_var, group_mean, rho, ghost_mean, ghost_var, gc, gm, eps):
     return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
 
 
-def _seq_setup(ctx, inputs, output) -> None:
-    x, weight, _, gc, gm, eps = inputs
-    ctx.save_for_backward(x, weight, *output[3:], *output[1:3])
-    ctx.hyper = (gc, gm, eps)
-    ctx.mark_non_differentiable(*output[1:])
+class SeqNormTriton(torch.autograd.Function):
+    """SeqNorm's two operators as one autograd node; only y is differentiable."""
 
+    @staticmethod
+    def forward(ctx, x, weight, bias, gc, gm, eps):
+        outputs = _seq_norm(x, weight, bias, gc, gm, eps)
+        ctx.save_for_backward(x, weight, *outputs[3:], *outputs[1:3])
+        ctx.hyper = (gc, gm, eps)
+        ctx.mark_non_differentiable(*outputs[1:])
+        return outputs
 
-def _seq_backward(ctx, dy, *_grad_stats):
-    x, weight, *stats = ctx.saved_tensors
-    dx, grad_weight, grad_bias = _seq_norm_backward(_as_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
-    return dx, grad_weight, grad_bias, None, None, None
-
-
-_seq_norm.register_autograd(_seq_backward, setup_context=_seq_setup)
+    @staticmethod
+    def backward(ctx, dy, *_grad_stats):
+        x, weight, *stats = ctx.saved_tensors
+        grads = _seq_norm_backward(_as_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
+        return *grads, None, None, None
 
 
 def seq_norm_triton(
@@ -390,5 +410,7 @@ def seq_norm_triton(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`."""
     _check(x)
-    y, ghost_mean, ghost_var, *_ = _seq_norm(_dense(x), *affine_params(x, weight, bias), gc, gm, eps)
+    y, ghost_mean, ghost_var, *_ = SeqNormTriton.apply(
+        _dense(x), *affine_params(x, weight, bias), gc, gm, eps
+    )
     return y, ghost_mean, ghost_var
