@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: setup train test test-slow lint format bench-norms clean
+.PHONY: setup train test test-slow lint format bench-norms bench-host-overhead clean
 .PHONY: reproduce-figure2 reproduce-figure3 reproduce-figure6 reproduce-figure7 bench-landscape
 .PHONY: reproduce-table1 reproduce-table2 reproduce-ablations tune-seqnorm reproduce-example bench-ddp bench-train-step
 .PHONY: gpu-checks
@@ -40,6 +40,9 @@ format: $(STAMP)
 
 bench-norms: $(STAMP)  ## layer speed vs nn.BatchNorm2d -> results/bench_norms[_cuda].md
 	$(BIN)/python benchmarks/norms.py
+
+bench-host-overhead: $(STAMP)  ## eager host time, Triton layers vs BatchNorm -> results/bench_host_overhead[_cuda].md
+	$(BIN)/python benchmarks/host_overhead.py
 
 # The paper's loss-landscape figures (scripts/landscape_figure.py): train the runs (kept in
 # outputs/landscape/, reused and resumed), write results/figureN.png and .json. MNIST (2, 6) runs on

@@ -1,0 +1,149 @@
+"""Host time of an eager GhostNorm / SeqNorm forward+backward on the Triton kernels, against BatchNorm's.
+
+Eager use of our layers on a GPU is host-bound: on the H100 an eager forward+backward took 1-2 ms
+where its kernels take 0.6 ms (`results/bench_norms_cuda.md`, eager vs graphed). This benchmark times
+what the host does per step (Python, torch.library dispatch, autograd, allocations, launches) on a
+tiny input, where every layer's arithmetic is negligible:
+
+- on CUDA, the real kernels: wall time of back-to-back steps, synchronised once at the end;
+- elsewhere, the Triton launches replaced by no-ops (the kernels run on a CPU only under Triton's
+  interpreter, whose cost per launch is nothing like a GPU's): everything but Triton's own launcher.
+
+nn.BatchNorm2d on the same tensor is 1.0, measured in the same run, round by round in turn.
+
+    python benchmarks/host_overhead.py          # CUDA when present, else CPU with the launches stubbed
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_kernels, triton_ops
+from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
+
+SHAPE = (8, 16, 2, 2)
+KERNELS = [name for name in vars(triton_kernels) if name.endswith("_kernel")]
+
+
+def layers() -> dict[str, nn.Module]:
+    channels = SHAPE[1]
+    return {
+        "nn.BatchNorm2d": nn.BatchNorm2d(channels),
+        "GhostNorm gm=2": GhostNorm(channels, gm=2, impl="triton"),
+        "SeqNorm gc=4 gm=2": SeqNorm(channels, gc=4, gm=2, impl="triton"),
+    }
+
+
+class _Launches:
+    """Stands in for a @triton.jit kernel: counts `kernel[grid](...)` calls, and runs them if `run`."""
+
+    def __init__(self, kernel, counter: list[int], run: bool) -> None:
+        self.kernel, self.counter, self.run = kernel, counter, run
+
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            self.counter[0] += 1
+            if self.run:
+                self.kernel[grid](*args, **kwargs)
+
+        return launch
+
+
+@contextlib.contextmanager
+def replaced_launches(counter: list[int], run: bool):
+    """Every Triton launch counted (and run only if `run`); without running, CPU tensors are accepted."""
+    saved = {name: getattr(triton_kernels, name) for name in KERNELS}
+    check = triton_ops._check
+    for name, kernel in saved.items():
+        setattr(triton_kernels, name, _Launches(kernel, counter, run))
+    if not run:
+        triton_ops._check = lambda x: None
+    try:
+        yield
+    finally:
+        for name, kernel in saved.items():
+            setattr(triton_kernels, name, kernel)
+        triton_ops._check = check
+
+
+def seconds_per_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, steps: int) -> float:
+    """Mean wall time of `steps` back-to-back forward+backward calls (the running statistics updated)."""
+    synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        layer(x).backward(dy)
+    synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def launches_per_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, run: bool) -> int:
+    counter = [0]
+    with replaced_launches(counter, run):
+        layer(x).backward(dy)
+    return counter[0]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=1000, help="forward+backward calls per timing")
+    parser.add_argument("--rounds", type=int, default=7, help="timings per layer, in turn (median)")
+    parser.add_argument("--out", type=Path, help="default results/bench_host_overhead[_cuda].md")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    real_kernels = device.type == "cuda"
+    out = args.out or Path("results") / f"bench_host_overhead{'_cuda' if real_kernels else ''}.md"
+
+    torch.manual_seed(0)
+    x = torch.randn(SHAPE, device=device, requires_grad=True)
+    dy = torch.randn(SHAPE, device=device)
+    candidates = {name: layer.to(device) for name, layer in layers().items()}
+    launches = {name: launches_per_step(layer, x, dy, real_kernels) for name, layer in candidates.items()}
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    with contextlib.ExitStack() as stack:
+        if not real_kernels:
+            stack.enter_context(replaced_launches([0], run=False))
+        for layer in candidates.values():
+            seconds_per_step(layer, x, dy, args.steps // 10)  # warm-up: compile, caches
+        for _ in range(args.rounds):
+            for name, layer in candidates.items():
+                times[name].append(seconds_per_step(layer, x, dy, args.steps))
+
+    median = {name: statistics.median(values) for name, values in times.items()}
+    baseline = median["nn.BatchNorm2d"]
+    kernels = "real Triton kernels" if real_kernels else "Triton launches replaced by no-ops"
+    lines = [
+        "# Host time of an eager forward+backward: our Triton layers against nn.BatchNorm2d",
+        "",
+        f"- command: `python {' '.join(sys.argv)}`",
+        f"- hardware: {hardware(device)}",
+        f"- commit: {git_commit()}, date: {utc_now()}",
+        f"- input: {SHAPE} float32 on {device.type} (arithmetic negligible), {kernels}; "
+        "forward + backward w.r.t. input and parameters, running statistics updated",
+        f"- time: median over {args.rounds} rounds (layers in turn) of the mean of {args.steps} "
+        "back-to-back steps; ratio = time / nn.BatchNorm2d's in the same run",
+        "",
+        "| layer | host time per step (us) | vs nn.BatchNorm2d | Triton launches per step |",
+        "|---|---|---|---|",
+    ]
+    for name, seconds in median.items():
+        lines.append(f"| {name} | {seconds * 1e6:.1f} | {seconds / baseline:.2f} | {launches[name]} |")
+    report = "\n".join(lines) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
