@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every check that needs a CUDA GPU, in one go, for a machine held only for minutes: the Triton kernels'
-# and the GPU loader's tests, then the layer and training-step benchmarks. Each step runs under its own
-# time limit and goes on after a failure; logs and reports land in OUTDIR.
+# and the GPU loader's tests, then the host-overhead, layer and training-step benchmarks. Each step runs
+# under its own time limit and goes on after a failure; logs and reports land in OUTDIR.
 #
 #     bash benchmarks/cuda_checks.sh [OUTDIR]          # default results/; PYTHON=.venv/bin/python to pick one
-#     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests norms train_step epoch
+#     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests host norms train_step epoch
 #     PYTEST_ARGS="-k float64" NORMS_ARGS="--models WRN-28-10" bash benchmarks/cuda_checks.sh  # subsets
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ mkdir -p "$out"
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output to OUTDIR/NAME.log, then its tail
     local name=$1 limit=$2 started=$SECONDS
     shift 2
-    [[ " ${STEPS:-tests norms train_step epoch} " == *" $name "* ]] || return 0
+    [[ " ${STEPS:-tests host norms train_step epoch} " == *" $name "* ]] || return 0
     echo "== $name (limit ${limit} s): $*"
     PYTHONUNBUFFERED=1 timeout "$limit" "$@" >"$out/$name.log" 2>&1
     echo "   exit $? after $((SECONDS - started)) s"
@@ -26,8 +26,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 "$py" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 step tests "${TESTS_LIMIT:-150}" "$py" -m pytest -q -p no:cacheprovider -rfE ${PYTEST_ARGS:-} \
     tests/norms/test_triton_kernels.py tests/data/test_device_loader.py
-step norms "${NORMS_LIMIT:-200}" "$py" benchmarks/norms.py --no-compile ${NORMS_ARGS:-} --out "$out/bench_norms_cuda.md"
-step train_step "${STEP_LIMIT:-200}" "$py" benchmarks/train_step.py --models WRN-28-10 --quick --no-epoch \
+step host "${HOST_LIMIT:-60}" "$py" benchmarks/host_overhead.py --out "$out/bench_host_overhead_cuda.md"
+step norms "${NORMS_LIMIT:-200}" "$py" benchmarks/norms.py --no-compile --kernels ${NORMS_ARGS:-} --out "$out/bench_norms_cuda.md"
+step train_step "${STEP_LIMIT:-200}" "$py" benchmarks/train_step.py --models WRN-28-10 --quick --no-epoch --profile \
     --out "$out/bench_train_step_cuda.md"
 step epoch "${EPOCH_LIMIT:-120}" "$py" benchmarks/train_step.py --epoch-only --synthetic-data \
     --out "$out/bench_epoch_cuda.md"

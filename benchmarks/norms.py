@@ -11,6 +11,7 @@ markdown report with hardware, commit and date.
     python benchmarks/norms.py                    # CPU, or CUDA when present
     python benchmarks/norms.py --quick            # a few shapes and gm values
     python benchmarks/norms.py --channels-last    # CPU; CUDA is channels_last unless --nchw
+    python benchmarks/norms.py --kernels          # CUDA: + GPU time of each kernel at gm=8 (gc=4)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch.utils.benchmark as benchmark
 from torch import Tensor, nn
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm
+from seqnorm_repro.tracking.kernel_times import gpu_time_by_kernel, largest
 from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
 
 GM_VALUES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -44,6 +46,7 @@ CUDA_SHAPES = {
 CUDA_SEQ_GC = (1, 4, 16)  # SeqNorm on CUDA: every gm in GM_VALUES with each of these gc
 CUDA_TARGETS = {"GhostNorm (ours)": 1.0, "SeqNorm (ours)": 1.2}
 CUDA_BASELINE = "BatchNorm2d (cuDNN)"
+PROFILED = {(CUDA_BASELINE, None, None), ("GhostNorm (ours)", 8, None), ("SeqNorm (ours)", 8, 4)}  # --kernels
 PASSES = 8  # two-pass forward and backward: read x twice, write y; read x and dy twice, write dx
 CPU_SHAPES = {  # batch 256 keeps gm=128 possible; channels / 10 (WRN) and / 4 (ResNet-18)
     "WRN-28-10 / 10": [(256, 16, 32, 32), (256, 32, 16, 16), (256, 64, 8, 8)],
@@ -186,6 +189,7 @@ class CudaMeasurement:
     graphed: float | None  # the same step replayed as one CUDA graph; None where capture failed
     saved_bytes: int
     error: float | None  # ours: relative error of y and dx against impl="reference" on the same input
+    kernels: dict[str, float] | None  # --kernels, PROFILED rows: GPU seconds per step by kernel name
 
 
 def cuda_candidates(channels, batch, gm_values, seq_values, dtype, compiled):
@@ -251,8 +255,9 @@ def error_against_reference(layer: nn.Module, x: Tensor, dy: Tensor) -> float | 
     return max(((ours - theirs).norm() / theirs.norm()).item() for ours, theirs in zip(*outputs, strict=True))
 
 
-def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled, iters, repeats):
-    """All layers on one shape, and the copy time of the input that measures the bandwidth."""
+def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled, iters, repeats, kernels):
+    """All layers on one shape, and the copy time of the input that measures the bandwidth; `kernels`:
+    the PROFILED layers' GPU time by kernel too."""
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     inputs = {
         t: torch.randn(shape, device="cuda", dtype=t).contiguous(memory_format=memory_format).requires_grad_()
@@ -280,7 +285,10 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
         replay = cuda_graph(step)
         graphed = None if replay is None else cuda_seconds(replay, iters, repeats)
         saved = saved_for_backward(layer, x)
-        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved, error))
+        by_kernel = None
+        if kernels and (label, gm, gc) in PROFILED:
+            by_kernel = gpu_time_by_kernel(lambda step=step: [step() for _ in range(iters)], iters)
+        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved, error, by_kernel))
     return copy_time, rows
 
 
@@ -361,6 +369,17 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
                 f"{row.saved_bytes / 2**20:.1f}", "" if row.error is None else f"{row.error:.1e}",
             ]  # fmt: skip
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        for row in rows:
+            if row.kernels is not None:
+                total = sum(row.kernels.values())
+                setting = "".join(
+                    f", {name}={value}" for name, value in (("gm", row.gm), ("gc", row.gc)) if value
+                )
+                lines += [
+                    "",
+                    f"- kernels of {row.layer}{setting} (torch.profiler, eager steps): {len(row.kernels)} "
+                    f"distinct, {total * 1e6:.1f} us of GPU time per step; {largest(row.kernels, top=12)}",
+                ]
     return "\n".join(lines) + "\n"
 
 
@@ -387,7 +406,7 @@ def main_cuda(args, command: str, out: Path) -> None:
                 print(f"{model} {shape} ...", file=sys.stderr, flush=True)
                 results[(model, shape)] = run_cuda_shape(
                     shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
-                    args.repeats,
+                    args.repeats, args.kernels,
                 )  # fmt: skip
                 report = render_cuda(results, not args.nchw, dtype, command, hardware_line)
                 write(report, out, echo=False)
@@ -411,6 +430,9 @@ def main(argv: list[str] | None = None) -> None:
     cuda.add_argument("--models", nargs="*", choices=list(CUDA_SHAPES), help="default: all")
     cuda.add_argument("--nchw", action="store_true", help="contiguous inputs instead of channels_last")
     cuda.add_argument("--no-compile", action="store_true", help="skip the torch.compile'd Figure 4 baseline")
+    cuda.add_argument(
+        "--kernels", action="store_true", help="GPU time per kernel of BatchNorm and ours at gm=8 (gc=4)"
+    )
     cuda.add_argument("--iters", type=int, default=20, help="back-to-back steps per timing")
     cuda.add_argument("--repeats", type=int, default=5, help="timings per layer (median)")
     args = parser.parse_args(argv)

@@ -12,12 +12,15 @@ medians over rounds, ratios medians of the ratios within a round, so drift in th
 CUDA: WRN-28-10 (batch 512), ResNet-56 (batch 512) and ResNet-18 at 224 px (batch 256) with
 torch.compile, bf16 autocast and channels_last, timed by CUDA events; then one real WRN-28-10
 CIFAR-100 training epoch with dataset.loader=gpu (needs the CIFAR-100 files under paths.data_dir).
-CPU: scaled-down models in float32, eager, timed by the wall clock. Writes
+CPU: scaled-down models in float32, eager, timed by the wall clock. `--profile` (CUDA) adds each norm's
+GPU time per step by kind of kernel (torch.profiler over one more pass of the trainer), to show where
+a step's difference from BatchNorm's goes. Writes
 results/bench_train_step[_cuda].md with hardware, commit and date.
 
     python benchmarks/train_step.py                          # CUDA when present, else CPU
     python benchmarks/train_step.py --quick                  # fewer steps and rounds
     python benchmarks/train_step.py --models WRN-28-10 --no-epoch
+    python benchmarks/train_step.py --models WRN-28-10 --no-epoch --profile   # + GPU time per kernel kind
     python benchmarks/train_step.py --epoch-only --data-dir /data   # the CIFAR-100 epoch alone
     python benchmarks/train_step.py --epoch-only --synthetic-data   # no CIFAR-100 here: random pixels
 """
@@ -45,6 +48,7 @@ from seqnorm_repro.data import DataBundle, DatasetNotFound, build_data
 from seqnorm_repro.data.synthetic import write_cifar100
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
+from seqnorm_repro.tracking.kernel_times import KINDS, by_kind, gpu_time_by_kernel, kinds_legend, largest
 from seqnorm_repro.tracking.provenance import REPO_ROOT, git_commit, hardware, utc_now
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.norm_groups import plan_norm
@@ -144,13 +148,17 @@ class Row:
     trainer_over_bare: float  # median over rounds of the ratio within a round
     trainer_over_bare_range: tuple[float, float]  # its smallest and largest value over the rounds
     over_batchnorm: float  # trainer's step over BatchNorm's trainer step, median of the ratio within a round
+    kernels: dict[str, float]  # --profile: GPU seconds per step by kernel name; else empty
 
 
-def measure(setup: Setup, device: torch.device, steps: int, rounds: int, run_dir: Path) -> list[Row]:
+def measure(
+    setup: Setup, device: torch.device, steps: int, rounds: int, run_dir: Path, profile: bool = False
+) -> list[Row]:
     """Trainer and bare loop for every norm on one model. All six are built and warmed up first; each
     round then times every norm's trainer and bare loop back to back (which goes first alternates, and
     the order of the norms rotates), so drift in the machine's speed falls on all alike, and each
-    ratio is the median of the ratios within a round."""
+    ratio is the median of the ratios within a round. `profile`: then one more trainer pass per norm
+    under torch.profiler."""
     speed = CUDA_SPEED if device.type == "cuda" else ()
     memory_format = torch.channels_last if speed else torch.contiguous_format
     generator = torch.Generator().manual_seed(0)
@@ -188,6 +196,9 @@ def measure(setup: Setup, device: torch.device, steps: int, rounds: int, run_dir
         for norm in norms[shift:] + norms[:shift]:
             for kind in ("trainer", "bare")[:: 1 if index % 2 == 0 else -1]:  # a pair back to back
                 times[norm, kind].append(seconds(device, variants[norm, kind]) / steps)
+    kernels = {
+        norm: gpu_time_by_kernel(variants[norm, "trainer"], steps) if profile else {} for norm in NORMS
+    }
     del variants, trainer
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -204,8 +215,11 @@ def measure(setup: Setup, device: torch.device, steps: int, rounds: int, run_dir
         spread = (min(over_bare), max(over_bare))
         over_bn = statistics.median(ratios(ours, bn))
         rows.append(
-            Row(setup.label, setup.batch, norm, *medians, statistics.median(over_bare), spread, over_bn)
-        )
+            Row(
+                setup.label, setup.batch, norm, *medians, statistics.median(over_bare), spread, over_bn,
+                kernels[norm],
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -268,6 +282,8 @@ def render(rows: list[Row], epoch_lines: list[str], device: torch.device, comman
     ]
     if rows:
         lines += step_section(rows, device.type == "cuda", steps, rounds)
+    if any(row.kernels for row in rows):
+        lines += profile_section(rows)
     if epoch_lines:
         lines += ["", "## WRN-28-10 CIFAR-100 epoch", "", *epoch_lines]
     return "\n".join(lines) + "\n"
@@ -315,6 +331,29 @@ def step_section(rows: list[Row], cuda: bool, steps: int, rounds: int) -> list[s
     ]
 
 
+def profile_section(rows: list[Row]) -> list[str]:
+    """GPU time per step by kernel kind, each norm beside BatchNorm's, then each norm's largest kernels."""
+    lines = [
+        "",
+        "## GPU time per step by kernel kind (torch.profiler, one trainer pass after the timed rounds)",
+        "",
+        kinds_legend(),
+        "",
+        "| model | norm | " + " | ".join(f"{kind} (ms)" for kind in KINDS) + " | total (ms) | vs BatchNorm |",
+        "|---" * (len(KINDS) + 4) + "|",
+    ]
+    totals = {(row.setup, row.norm): sum(row.kernels.values()) for row in rows}
+    for row in rows:
+        kinds = by_kind(row.kernels)
+        total = totals[row.setup, row.norm]
+        baseline = totals.get((row.setup, "BatchNorm")) or float("nan")
+        cells = " | ".join(f"{kinds[kind] * 1e3:.2f}" for kind in KINDS)
+        lines.append(f"| {row.setup} | {row.norm} | {cells} | {total * 1e3:.2f} | {total / baseline:.3f} |")
+    for row in rows:
+        lines += ["", f"- {row.setup}, {row.norm}, largest kernels: {largest(row.kernels)}"]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -325,6 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, help="timed passes of each variant (default 7 CUDA, 15 CPU)")
     parser.add_argument("--models", nargs="*", help="labels of the setups to run (default: all)")
     parser.add_argument("--no-epoch", action="store_true", help="CUDA: skip the CIFAR-100 epoch")
+    parser.add_argument("--profile", action="store_true", help="CUDA: GPU time per step by kernel kind")
     parser.add_argument("--epoch-only", action="store_true", help="CUDA: only the CIFAR-100 epoch")
     parser.add_argument("--data-dir", help="paths.data_dir for the CIFAR-100 epoch (default: the config's)")
     parser.add_argument(
@@ -336,6 +376,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     cuda = device.type == "cuda"
+    if args.profile and not cuda:
+        parser.error("--profile times CUDA kernels: run it on a GPU")
     # (steps, rounds): CUDA steps are short, CPU ones ~0.5 s on 2 cores with a noisy clock
     defaults = {(True, False): (20, 7), (True, True): (10, 3), (False, False): (2, 15), (False, True): (2, 7)}
     steps, rounds = defaults[cuda, args.quick]
@@ -352,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     epoch_lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for setup in () if args.epoch_only else setups:
-            rows += measure(setup, device, steps, rounds, Path(tmp))
+            rows += measure(setup, device, steps, rounds, Path(tmp), profile=args.profile)
         if cuda and not args.no_epoch:
             epoch_lines = real_epoch(device, args.data_dir, args.synthetic_data, Path(tmp))
     report = render(rows, epoch_lines, device, "python " + " ".join(sys.argv), steps, rounds)
