@@ -1,4 +1,6 @@
-"""benchmarks/host_overhead.py on CPU: every Triton launch of a step is stubbed, counted and put back."""
+"""benchmarks/host_overhead.py on CPU: every Triton launch of a step is stubbed, counted, then put back."""
+
+import torch
 
 from seqnorm_repro.norms import triton_kernels, triton_ops
 
@@ -6,7 +8,7 @@ from seqnorm_repro.norms import triton_kernels, triton_ops
 def test_report_counts_each_layers_launches_and_restores_the_kernels(tmp_path, load_benchmark):
     benchmark = load_benchmark("host_overhead")
     kernels = {name: getattr(triton_kernels, name) for name in benchmark.KERNELS}
-    check = triton_ops._check
+    check, threads = triton_ops._check, torch.get_num_threads()
     out = tmp_path / "host.md"
     benchmark.main(["--device", "cpu", "--steps", "20", "--rounds", "2", "--out", str(out)])
     table = [line.strip("|").split("|") for line in out.read_text().splitlines() if line.startswith("| ")]
@@ -15,4 +17,4 @@ def test_report_counts_each_layers_launches_and_restores_the_kernels(tmp_path, l
     assert rows["GhostNorm gm=2"][2] == "6"  # moments, statistics, apply; grad sums, grad maths, dx
     assert rows["SeqNorm gc=4 gm=2"][2] == "8"  # and the GroupNorm stage each way
     assert {name: getattr(triton_kernels, name) for name in kernels} == kernels
-    assert triton_ops._check is check
+    assert triton_ops._check is check and torch.get_num_threads() == threads
