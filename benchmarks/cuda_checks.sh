@@ -6,11 +6,19 @@
 #     bash benchmarks/cuda_checks.sh [OUTDIR]          # default results/; PYTHON=.venv/bin/python to pick one
 #     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests host norms train_step epoch
 #     PYTEST_ARGS="-k float64" NORMS_ARGS="--models WRN-28-10" bash benchmarks/cuda_checks.sh  # subsets
+#
+# The package runs from this checkout (PYTHONPATH), on the machine's own torch and triton; the Hydra
+# wheels that the GPU image lacks come from .whl/ (benchmarks/gpu_wheels.sh makes it; carry it along).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results}
 py=${PYTHON:-python3}
 mkdir -p "$out"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if [[ -d .whl ]]; then
+    "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
 
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output to OUTDIR/NAME.log, then its tail
     local name=$1 limit=$2 started=$SECONDS
