@@ -206,7 +206,9 @@ _LIBRARY = torch.library.Library("seqnorm", "DEF")
 
 
 def _operator(body):
-    """Registers `body` as the operator seqnorm::<its name> on every device and returns it (an OpOverload).
+    """Registers `body` as the operator seqnorm::<its name> on every device; returns the function to call:
+    the operator under torch.compile, which traces it through its fake implementation and keeps it whole,
+    and `body` itself in eager mode, where the dispatcher's round trip back into Python adds nothing.
 
     torch.library.define/impl, not @torch.library.custom_op with register_autograd: in eager mode the
     latter's per-call wrappers (aliasing checks, re-dispatch through an autograd Function of its own, a
@@ -217,7 +219,13 @@ def _operator(body):
     name = body.__name__.removeprefix("_")
     _LIBRARY.define(name + torch.library.infer_schema(body, mutates_args=()))
     _LIBRARY.impl(name, body, "CompositeExplicitAutograd")
-    return getattr(torch.ops.seqnorm, name).default
+    operator = getattr(torch.ops.seqnorm, name).default
+
+    @functools.wraps(body)
+    def call(*args):
+        return operator(*args) if torch.compiler.is_compiling() else body(*args)
+
+    return call
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ per group and masked edges.
 
 import pytest
 import torch
+from functorch.compile import make_boxed_func
 from torch import nn
+from torch._dynamo.backends.common import aot_autograd
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_ops
 from seqnorm_repro.norms.reference import ghost_norm_reference, seq_norm_reference
@@ -152,6 +154,23 @@ def test_compiled_model_fullgraph_forward_and_backward():
         results.append([y, *(p.grad.clone() for p in model.parameters())])
     for compiled_t, eager_t in zip(*results, strict=True):
         torch.testing.assert_close(compiled_t, eager_t)
+
+
+def test_compiled_graphs_call_the_operators():
+    """Under torch.compile the layers trace as our four operators (eager mode calls their bodies directly),
+    so Inductor keeps each kernel pipeline whole rather than tracing into the Triton launches."""
+    targets = set()
+
+    def record(graph_module, _inputs):
+        targets.update(str(node.target) for node in graph_module.graph.nodes if node.op == "call_function")
+        return make_boxed_func(graph_module.forward)
+
+    model = nn.Sequential(GhostNorm(6, gm=2, impl="triton"), SeqNorm(6, gc=3, gm=2, impl="triton"))
+    compiled = torch.compile(model.to(DEVICE), backend=aot_autograd(fw_compiler=record), fullgraph=True)
+    compiled(torch.randn(8, 6, 3, 3, device=DEVICE, requires_grad=True)).sum().backward()
+    ours = {target for target in targets if target.startswith("seqnorm.")}
+    assert ours == {f"seqnorm.{name}.default" for name in ("ghost_norm", "ghost_norm_backward", "seq_norm",
+                                                             "seq_norm_backward")}  # fmt: skip
 
 
 @pytest.mark.parametrize(
