@@ -212,7 +212,8 @@ def _operator(body):
 
     torch.library.define/impl, not @torch.library.custom_op with register_autograd: in eager mode the
     latter's per-call wrappers (aliasing checks, re-dispatch through an autograd Function of its own, a
-    dynamo guard) took about a fifth of a layer call's host time (`benchmarks/host_overhead.py`).
+    dynamo guard) took about a fifth of a layer call's host time, the dispatcher's round trip a tenth
+    more (`benchmarks/host_overhead.py`).
     Autograd is the plain autograd.Function of each layer below; the fake implementation is registered
     beside each operator.
     """
