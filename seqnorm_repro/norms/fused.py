@@ -55,7 +55,7 @@ class _GhostNormFunction(torch.autograd.Function):
             dx, row_sum_dy, row_sum_dy_centred = rows_backward(x, dy, _per_row(mean, x), _per_row(scale, x))
             sum_dy, sum_dy_centred = _per_group(row_sum_dy, gm), _per_group(row_sum_dy_centred, gm)
         else:
-            dx, sum_dy, sum_dy_centred = _grouped_sums_and_scaled_dy(x, dy, gm, scale, mean)
+            dx, sum_dy, sum_dy_centred = _grouped_sums_and_scaled_dy(x, dense(dy), gm, scale, mean)
         # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * rstd,
         # built in place as dy * scale + x * slope + offset.
         slope = -scale * rstd.square() * sum_dy_centred / count
@@ -102,13 +102,22 @@ def _sum_of_squares(centred: Tensor) -> Tensor:
 
 
 def _grouped(x: Tensor, gm: int) -> Tensor:
-    """(M, C, *) as (gm, M/gm, C, S): a view for contiguous and channels_last inputs alike."""
-    return x.reshape(gm, x.shape[0] // gm, x.shape[1], -1)
+    """(M, C, *) as a (gm, M/gm, C, S) view, for `dense` layouts (an error, never a silent copy, else)."""
+    return x.view(gm, x.shape[0] // gm, x.shape[1], -1)
 
 
 def _grouped_stat(stat: Tensor) -> Tensor:
     """A (gm, C) or (C,) statistic shaped to broadcast against the (gm, M/gm, C, S) view."""
     return stat.view(-1, 1, stat.shape[-1], 1)
+
+
+def dense(t: Tensor) -> Tensor:
+    """t when contiguous or channels-last-like (channels innermost, any rank), else a contiguous copy: the
+    layouts whose (gm, M/gm, C, S) grouping is a view, so that results written into it land in the
+    output (a cropped or spatially transposed input is neither)."""
+    if t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)):
+        return t  # the common cases, without building a view
+    return t if t.movedim(1, -1).is_contiguous() else t.contiguous()
 
 
 def affine_params(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -125,7 +134,7 @@ def ghost_norm_fused(
     x: Tensor, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """GhostNorm training forward, same contract as `reference.ghost_norm_reference`."""
-    return _GhostNormFunction.apply(x, *affine_params(x, weight, bias), gm, eps)
+    return _GhostNormFunction.apply(dense(x), *affine_params(x, weight, bias), gm, eps)
 
 
 def seq_norm_fused(

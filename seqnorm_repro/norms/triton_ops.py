@@ -21,7 +21,7 @@ import triton
 from torch import Tensor
 
 from seqnorm_repro.norms import triton_kernels as kernels
-from seqnorm_repro.norms.fused import affine_params
+from seqnorm_repro.norms.fused import affine_params, dense
 from seqnorm_repro.norms.reference import stats_dtype
 
 # Triton decides when a @triton.jit function is defined (on import) whether it compiles or interprets it.
@@ -190,13 +190,6 @@ def _check(x: Tensor) -> None:
         raise ValueError(f"impl='triton' indexes with 32-bit offsets: input {tuple(x.shape)} is too large")
 
 
-def _dense(t: Tensor) -> Tensor:
-    """t when contiguous or channels-last-like (channels innermost, any rank), else a contiguous copy."""
-    if t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)):
-        return t  # the common cases, without building a view
-    return t if t.movedim(1, -1).is_contiguous() else t.contiguous()
-
-
 def _as_layout_of(dy: Tensor, x: Tensor) -> Tensor:
     """dy with x's strides (the kernels address both with x's): a copy only where they differ."""
     return dy if dy.stride() == x.stride() else torch.empty_like(x).copy_(dy)
@@ -303,7 +296,7 @@ def ghost_norm_triton(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """GhostNorm training forward, same contract as `reference.ghost_norm_reference`."""
     _check(x)
-    return GhostNormTriton.apply(_dense(x), *affine_params(x, weight, bias), gm, eps)
+    return GhostNormTriton.apply(dense(x), *affine_params(x, weight, bias), gm, eps)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -420,6 +413,6 @@ def seq_norm_triton(
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`."""
     _check(x)
     y, ghost_mean, ghost_var, *_ = SeqNormTriton.apply(
-        _dense(x), *affine_params(x, weight, bias), gc, gm, eps
+        dense(x), *affine_params(x, weight, bias), gc, gm, eps
     )
     return y, ghost_mean, ghost_var

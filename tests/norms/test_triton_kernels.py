@@ -156,6 +156,22 @@ def test_compiled_model_fullgraph_forward_and_backward():
         torch.testing.assert_close(compiled_t, eager_t)
 
 
+@pytest.mark.parametrize("view", ["crop", "spatial transpose"])
+@pytest.mark.parametrize(
+    ("triton_norm", "reference_norm", "hyper"),
+    [
+        (triton_ops.ghost_norm_triton, ghost_norm_reference, (2,)),
+        (triton_ops.seq_norm_triton, seq_norm_reference, (2, 2)),
+    ],
+)
+def test_strided_views_match_the_reference(view, triton_norm, reference_norm, hyper):
+    x, _, weight, bias = _inputs((4, 4, 5, 6))
+    x = x[:, :, 1:-1, 1:-1] if view == "crop" else x.transpose(2, 3)
+    dy = torch.randn(x.shape, dtype=x.dtype, device=DEVICE)
+    ours = _run(triton_norm, x, dy, weight, bias, *hyper)
+    _assert_all_close(ours, _run(reference_norm, x, dy, weight, bias, *hyper), rtol=1e-9, atol=1e-9)
+
+
 def test_compiled_graphs_call_the_operators():
     """Under torch.compile the layers trace as our four operators (eager mode calls their bodies directly),
     so Inductor keeps each kernel pipeline whole rather than tracing into the Triton launches."""
