@@ -1,14 +1,16 @@
-"""GhostNorm and SeqNorm on the Triton kernels of `triton_kernels.py`, as torch.library custom ops.
+"""GhostNorm and SeqNorm on the Triton kernels of `triton_kernels.py`, as torch.library operators.
 
 GhostNorm's forward reads x once for per-(group, channel) statistics and once to write y; its backward
 reads x and dy once for sum(dy) and sum(dy * (x - mean)) and once to write dx: BatchNorm's traffic at any
 gm. SeqNorm does the same with per-(sample, channel) rows (see seq_moments.py), plus two small kernels
-each way for the GroupNorm and ghost stages. Each layer is a forward and a backward operator in the
-`seqnorm` torch.library namespace, with fake (meta) implementations so that torch.compile keeps them
-whole, joined by an autograd.Function that torch.compile traces (fullgraph=True). CUDA tensors run
-compiled kernels; CPU tensors run only under Triton's interpreter (TRITON_INTERPRET=1 in the
-environment before triton is imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input),
-outputs in the input's dtype; eps reaches compiled kernels as fp32, Triton's type for a Python float.
+each way for the GroupNorm and ghost stages. Each layer is two operators in the `seqnorm` torch.library
+namespace, its forward's statistics and its backward, with fake (meta) implementations so that
+torch.compile keeps them whole, joined by an autograd.Function that torch.compile traces
+(fullgraph=True); the apply pass is a Triton kernel in eager mode and torch ops, for Inductor to fuse
+with the layer's neighbours, under torch.compile. CUDA tensors run compiled kernels; CPU tensors run
+only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before triton is imported: slow,
+for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype; eps reaches
+compiled kernels as fp32, Triton's type for a Python float.
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ class _Plan:
         )  # fmt: skip
 
 
+# At most this many chunks per group: GhostNorm's few large groups are split finely; SeqNorm's rows (one
+# sample each) are many already.
+GHOST_CHUNKS, ROW_CHUNKS = 1024, 16
+
+
 def _plan(x: Tensor, groups: int, max_chunks: int) -> _Plan:
     """The plan for x split into `groups` groups of samples: cached, as eager mode pays for every line."""
     view = x.view(*x.shape[:2], -1)  # (M, C, S): a view for contiguous and channels-last-like inputs
@@ -155,6 +162,20 @@ def _affine(x: Tensor, plan: _Plan, mean: Tensor, a: Tensor, b: Tensor, dy=None,
     b_stride = 0 if b.dim() == 1 else b.stride(0)
     plan.launch(kernels.affine_kernel, x, dy, out, mean, a, b, d, b_stride, HAS_DY=dy is not None)
     return out
+
+
+def _apply(x: Tensor, groups: int, max_chunks: int, mean: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """y = (x - mean) * a + b: the Triton apply pass in eager mode; under torch.compile the same maths in
+    torch ops, which Inductor fuses with the layer's neighbours (a following ReLU or residual add: one pass
+    over the activation where a separate kernel would need two)."""
+    if not torch.compiler.is_compiling():
+        return _affine(x, _plan(x, groups, max_chunks), mean, a, b)
+    grouped = x.view(groups, x.shape[0] // groups, x.shape[1], -1).to(mean.dtype)  # x is `dense`
+
+    def per_group(t: Tensor) -> Tensor:
+        return t.view(-1, 1, x.shape[1], 1)
+
+    return ((grouped - per_group(mean)) * per_group(a) + per_group(b)).to(x.dtype).view(x.shape)
 
 
 def _small_blocks(outer: int, middle: int, inner: int, tile: int) -> tuple[int, int, int]:
@@ -227,34 +248,36 @@ def _operator(body):
 
 
 @_operator
-def _ghost_norm(
-    x: Tensor, weight: Tensor, bias: Tensor, gm: int, eps: float
-) -> tuple[Tensor, Tensor, Tensor]:
-    plan = _plan(x, gm, max_chunks=1024)
+def _ghost_norm_statistics(x: Tensor, weight: Tensor, gm: int, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Per (ghost group, channel): mean, biased variance and the apply pass's scale = weight / std."""
+    plan = _plan(x, gm, GHOST_CHUNKS)
     partials = _moments(x, plan)
     mean, var, scale = _empty(partials, 3, gm, plan.channels)
     grid, blocks = _ghost_blocks(plan, x.device)
     kernels.ghost_stats_kernel[grid](
         partials, weight, mean, var, scale, gm, plan.chunks, plan.channels, eps, **blocks
     )  # fmt: skip
-    return _affine(x, plan, mean, scale, bias), mean, var
+    return mean, var, scale
 
 
-@torch.library.register_fake("seqnorm::ghost_norm", lib=_LIBRARY)
-def _(x, weight, bias, gm, eps):
-    stats = (gm, x.shape[1])
-    return (
-        torch.empty_like(x),
-        x.new_empty(stats, dtype=stats_dtype(x)),
-        x.new_empty(stats, dtype=stats_dtype(x)),
-    )
+@torch.library.register_fake("seqnorm::ghost_norm_statistics", lib=_LIBRARY)
+def _(x, weight, gm, eps):
+    return tuple(x.new_empty((gm, x.shape[1]), dtype=stats_dtype(x)) for _ in range(3))
+
+
+def _ghost_norm(
+    x: Tensor, weight: Tensor, bias: Tensor, gm: int, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """GhostNorm's forward: y and the ghost groups' mean and variance."""
+    mean, var, scale = _ghost_norm_statistics(x, weight, gm, eps)
+    return _apply(x, gm, GHOST_CHUNKS, mean, scale, bias), mean, var
 
 
 @_operator
 def _ghost_norm_backward(
     dy: Tensor, x: Tensor, weight: Tensor, mean: Tensor, var: Tensor, gm: int, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
-    plan = _plan(x, gm, max_chunks=1024)
+    plan = _plan(x, gm, GHOST_CHUNKS)
     partials = _grad_sums(x, dy, mean, plan)
     d, a, b = _empty(partials, 3, gm, plan.channels)
     grad_weight, grad_bias = _empty(partials, 2, plan.channels)
@@ -326,13 +349,13 @@ def _seq_ghost_blocks(
 
 
 @_operator
-def _seq_norm(
+def _seq_norm_statistics(
     x: Tensor, weight: Tensor, bias: Tensor, gc: int, gm: int, eps: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """y, the ghost groups' mean and variance, and for backward the rows' mean and variance and GroupNorm's
-    mean and rho per (sample, channel group)."""
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The ghost groups' mean and variance; the rows' mean and variance and GroupNorm's mean and rho per
+    (sample, channel group), for backward; and the apply pass's slope and shift per row."""
     batch, channels = x.shape[:2]
-    plan = _plan(x, batch, max_chunks=16)  # one sample per group: per-(sample, channel) rows
+    plan = _plan(x, batch, ROW_CHUNKS)  # one sample per group: per-(sample, channel) rows
     partials = _moments(x, plan)
     row_mean, row_var, slope, shift = _empty(partials, 4, batch, channels)
     group_mean, rho = _empty(partials, 2, batch, gc)
@@ -346,15 +369,23 @@ def _seq_norm(
         row_mean, row_var, group_mean, rho, weight, bias, ghost_mean, ghost_var, slope, shift, channels, gc,
         gm, batch // gm, eps, **blocks,
     )  # fmt: skip
-    y = _affine(x, plan, row_mean, slope, shift)
-    return y, ghost_mean, ghost_var, row_mean, row_var, group_mean, rho
+    return ghost_mean, ghost_var, row_mean, row_var, group_mean, rho, slope, shift
 
 
-@torch.library.register_fake("seqnorm::seq_norm", lib=_LIBRARY)
+@torch.library.register_fake("seqnorm::seq_norm_statistics", lib=_LIBRARY)
 def _(x, weight, bias, gc, gm, eps):
     batch, channels = x.shape[:2]
-    shapes = [(gm, channels), (gm, channels), (batch, channels), (batch, channels), (batch, gc), (batch, gc)]
-    return torch.empty_like(x), *(x.new_empty(shape, dtype=stats_dtype(x)) for shape in shapes)
+    shapes = [(gm, channels)] * 2 + [(batch, channels)] * 2 + [(batch, gc)] * 2 + [(batch, channels)] * 2
+    return tuple(x.new_empty(shape, dtype=stats_dtype(x)) for shape in shapes)
+
+
+def _seq_norm(
+    x: Tensor, weight: Tensor, bias: Tensor, gc: int, gm: int, eps: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """SeqNorm's forward: y, the ghost groups' mean and variance, and the row and GroupNorm statistics
+    that its backward takes."""
+    *stats, slope, shift = _seq_norm_statistics(x, weight, bias, gc, gm, eps)
+    return _apply(x, x.shape[0], ROW_CHUNKS, stats[2], slope, shift), *stats
 
 
 @_operator
@@ -363,7 +394,7 @@ def _seq_norm_backward(
     ghost_mean: Tensor, ghost_var: Tensor, gc: int, gm: int, eps: float,
 ) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
     batch, channels = x.shape[:2]
-    plan = _plan(x, batch, max_chunks=16)
+    plan = _plan(x, batch, ROW_CHUNKS)
     partials = _grad_sums(x, dy, row_mean, plan)
     alpha, beta, gamma = _empty(partials, 3, gm, channels)
     grad_weight, grad_bias = _empty(partials, 2, channels)
@@ -412,7 +443,5 @@ def seq_norm_triton(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`."""
     _check(x)
-    y, ghost_mean, ghost_var, *_ = SeqNormTriton.apply(
-        dense(x), *affine_params(x, weight, bias), gc, gm, eps
-    )
+    y, ghost_mean, ghost_var, *_ = SeqNormTriton.apply(dense(x), *affine_params(x, weight, bias), gc, gm, eps)
     return y, ghost_mean, ghost_var

@@ -2,9 +2,10 @@
 
 The interpreter tests (`test_triton_cpu.py`) check the arithmetic but never compile: a kernel that the
 interpreter runs and Triton's compiler rejects (a shape rule, a type mismatch, a layout it cannot lower)
-would first fail on a GPU. Here the custom ops run on CPU tensors of real layer shapes with every kernel
-launch recorded instead of run, under the sizes of a 132-SM GPU (`triton_ops.cuda_sizes`); each distinct
-launch is then compiled ahead of time to a cubin for sm_90 by Triton's own compiler and ptxas.
+would first fail on a GPU. Here the layers' eager forward and backward run on CPU tensors of real layer
+shapes with every kernel launch recorded instead of run, under the sizes of a 132-SM GPU
+(`triton_ops.cuda_sizes`); each distinct launch is then compiled ahead of time to a cubin for sm_90 by
+Triton's own compiler and ptxas.
 """
 
 import pytest
@@ -51,7 +52,7 @@ def _source(kernel, args, kwargs) -> tuple[ASTSource, dict]:
 
 
 def _layer_launches(monkeypatch, op, shape, dtype, channels_last, *hyper) -> list:
-    """Every kernel launch of `op`'s forward and backward custom ops on an input of `shape`."""
+    """Every kernel launch of `op`'s eager forward and backward on an input of `shape`."""
     launches: list = []
     for name in KERNELS:
         monkeypatch.setattr(triton_kernels, name, _Recorder(getattr(triton_kernels, name), launches))

@@ -172,9 +172,24 @@ def test_strided_views_match_the_reference(view, triton_norm, reference_norm, hy
     _assert_all_close(ours, _run(reference_norm, x, dy, weight, bias, *hyper), rtol=1e-9, atol=1e-9)
 
 
+def test_compiled_apply_pass_keeps_dtype_and_channels_last():
+    """Under torch.compile the apply pass is torch ops: bf16 in, bf16 out, channels_last kept, as eager."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), GhostNorm(8, gm=2, impl="triton"), nn.ReLU(),
+        SeqNorm(8, gc=2, gm=2, impl="triton"),
+    ).to(DEVICE, torch.bfloat16, memory_format=torch.channels_last)  # fmt: skip
+    x = torch.randn(8, 3, 5, 5, device=DEVICE, dtype=torch.bfloat16).contiguous(
+        memory_format=torch.channels_last
+    )
+    eager, compiled = model(x), torch.compile(model, fullgraph=True)(x)
+    assert compiled.dtype == torch.bfloat16 and compiled.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(compiled, eager, rtol=2e-2, atol=2e-2)
+
+
 def test_compiled_graphs_call_the_operators():
-    """Under torch.compile the layers trace as our four operators (eager mode calls their bodies directly),
-    so Inductor keeps each kernel pipeline whole rather than tracing into the Triton launches."""
+    """Under torch.compile the layers trace as our four operators (eager mode calls their bodies directly)
+    and the apply pass as torch ops, so Inductor keeps each statistics pipeline whole rather than tracing
+    into the Triton launches, and fuses the apply pass with its neighbours."""
     targets = set()
 
     def record(graph_module, _inputs):
@@ -185,20 +200,24 @@ def test_compiled_graphs_call_the_operators():
     compiled = torch.compile(model.to(DEVICE), backend=aot_autograd(fw_compiler=record), fullgraph=True)
     compiled(torch.randn(8, 6, 3, 3, device=DEVICE, requires_grad=True)).sum().backward()
     ours = {target for target in targets if target.startswith("seqnorm.")}
-    assert ours == {f"seqnorm.{name}.default" for name in ("ghost_norm", "ghost_norm_backward", "seq_norm",
-                                                             "seq_norm_backward")}  # fmt: skip
+    names = ("ghost_norm_statistics", "ghost_norm_backward", "seq_norm_statistics", "seq_norm_backward")
+    assert ours == {f"seqnorm.{name}.default" for name in names}
 
 
 @pytest.mark.parametrize(
     ("op", "hyper", "channels"),
-    [(torch.ops.seqnorm.ghost_norm.default, (2,), 3), (torch.ops.seqnorm.seq_norm.default, (2, 2), 4)],
+    [
+        (torch.ops.seqnorm.ghost_norm_statistics.default, (2,), 3),
+        (torch.ops.seqnorm.seq_norm_statistics.default, (2, 2), 4),
+    ],
 )
 def test_operator_registration(op, hyper, channels):
     """Schema and fake (meta) implementation, as torch.compile relies on them. The operators have no
     autograd of their own (the layers' autograd.Functions join forward and backward; the gradient tests
     above check them), so the inputs here do not require grad."""
     x, _, weight, bias = _inputs((4, channels, 2, 2), "channels_last")
-    torch.library.opcheck(op, (x, weight, bias, *hyper, 1e-5))
+    parameters = (weight,) if op is torch.ops.seqnorm.ghost_norm_statistics.default else (weight, bias)
+    torch.library.opcheck(op, (x, *parameters, *hyper, 1e-5))
 
 
 @pytest.mark.gpu
