@@ -4,10 +4,10 @@ GhostNorm's forward reads x once for per-(group, channel) statistics and once to
 reads x and dy once for sum(dy) and sum(dy * (x - mean)) and once to write dx: BatchNorm's traffic at any
 gm. SeqNorm does the same with per-(sample, channel) rows (see seq_moments.py), plus two small kernels
 each way for the GroupNorm and ghost stages. Each layer is two operators in the `seqnorm` torch.library
-namespace, its forward's statistics and its backward, with fake (meta) implementations so that
-torch.compile keeps them whole, joined by an autograd.Function that torch.compile traces
-(fullgraph=True); the apply pass is a Triton kernel in eager mode and torch ops, for Inductor to fuse
-with the layer's neighbours, under torch.compile. CUDA tensors run compiled kernels; CPU tensors run
+namespace, its forward's statistics and its backward's coefficients, with fake (meta) implementations so
+that torch.compile keeps them whole, joined by an autograd.Function that torch.compile traces
+(fullgraph=True); the apply passes (y, dx) are a Triton kernel in eager mode and torch ops, for Inductor
+to fuse with the layer's neighbours, under torch.compile. CUDA tensors run compiled kernels; CPU tensors run
 only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before triton is imported: slow,
 for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype; eps reaches
 compiled kernels as fp32, Triton's type for a Python float.
@@ -164,18 +164,24 @@ def _affine(x: Tensor, plan: _Plan, mean: Tensor, a: Tensor, b: Tensor, dy=None,
     return out
 
 
-def _apply(x: Tensor, groups: int, max_chunks: int, mean: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """y = (x - mean) * a + b: the Triton apply pass in eager mode; under torch.compile the same maths in
-    torch ops, which Inductor fuses with the layer's neighbours (a following ReLU or residual add: one pass
-    over the activation where a separate kernel would need two)."""
+def _apply(x: Tensor, groups: int, max_chunks: int, mean: Tensor, a: Tensor, b: Tensor, dy=None, d=None):
+    """(x - mean) * a + b [+ dy * d], the forward's y and the backward's dx: the Triton apply pass in eager
+    mode; under torch.compile the same maths in torch ops, which Inductor fuses with the layer's
+    neighbours (a ReLU after it, a residual gradient added to dx: one pass over the activation where a
+    separate kernel would need two)."""
     if not torch.compiler.is_compiling():
-        return _affine(x, _plan(x, groups, max_chunks), mean, a, b)
-    grouped = x.view(groups, x.shape[0] // groups, x.shape[1], -1).to(mean.dtype)  # x is `dense`
+        return _affine(x, _plan(x, groups, max_chunks), mean, a, b, dy, d)
+
+    def grouped(t: Tensor) -> Tensor:  # x and dy are `dense`, in one layout
+        return t.view(groups, x.shape[0] // groups, x.shape[1], -1).to(mean.dtype)
 
     def per_group(t: Tensor) -> Tensor:
         return t.view(-1, 1, x.shape[1], 1)
 
-    return ((grouped - per_group(mean)) * per_group(a) + per_group(b)).to(x.dtype).view(x.shape)
+    out = (grouped(x) - per_group(mean)) * per_group(a) + per_group(b)
+    if dy is not None:
+        out = out + grouped(dy) * per_group(d)
+    return out.to(x.dtype).view(x.shape)
 
 
 def _small_blocks(outer: int, middle: int, inner: int, tile: int) -> tuple[int, int, int]:
@@ -274,9 +280,11 @@ def _ghost_norm(
 
 
 @_operator
-def _ghost_norm_backward(
+def _ghost_norm_backward_coefficients(
     dy: Tensor, x: Tensor, weight: Tensor, mean: Tensor, var: Tensor, gm: int, eps: float
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """dx = dy * d + (x - mean) * a + b per (ghost group, channel): d, a and b; and the parameters'
+    gradients."""
     plan = _plan(x, gm, GHOST_CHUNKS)
     partials = _grad_sums(x, dy, mean, plan)
     d, a, b = _empty(partials, 3, gm, plan.channels)
@@ -287,13 +295,21 @@ def _ghost_norm_backward(
         partials, var, weight, d, a, b, grad_weight, grad_bias, gm, plan.chunks, plan.channels, float(count),
         eps, **blocks,
     )  # fmt: skip
-    dx = _affine(x, plan, mean, a, b, dy, d)
-    return dx, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
+    return d, a, b, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
 
 
-@torch.library.register_fake("seqnorm::ghost_norm_backward", lib=_LIBRARY)
+@torch.library.register_fake("seqnorm::ghost_norm_backward_coefficients", lib=_LIBRARY)
 def _(dy, x, weight, mean, var, gm, eps):
-    return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
+    coefficients = (x.new_empty(mean.shape, dtype=mean.dtype) for _ in range(3))
+    return *coefficients, torch.empty_like(weight), torch.empty_like(weight)
+
+
+def _ghost_norm_backward(
+    dy: Tensor, x: Tensor, weight: Tensor, mean: Tensor, var: Tensor, gm: int, eps: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """GhostNorm's backward: dx and the parameters' gradients."""
+    d, a, b, grad_weight, grad_bias = _ghost_norm_backward_coefficients(dy, x, weight, mean, var, gm, eps)
+    return _apply(x, gm, GHOST_CHUNKS, mean, a, b, dy, d), grad_weight, grad_bias
 
 
 class GhostNormTriton(torch.autograd.Function):
@@ -389,10 +405,12 @@ def _seq_norm(
 
 
 @_operator
-def _seq_norm_backward(
+def _seq_norm_backward_coefficients(
     dy: Tensor, x: Tensor, weight: Tensor, row_mean: Tensor, row_var: Tensor, group_mean: Tensor, rho: Tensor,
     ghost_mean: Tensor, ghost_var: Tensor, gc: int, gm: int, eps: float,
-) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """dx = dy * d + (x - row_mean) * a + b per (sample, channel) row: d, a and b; and the parameters'
+    gradients."""
     batch, channels = x.shape[:2]
     plan = _plan(x, batch, ROW_CHUNKS)
     partials = _grad_sums(x, dy, row_mean, plan)
@@ -411,13 +429,24 @@ def _seq_norm_backward(
         partials, row_mean, row_var, group_mean, rho, ghost_mean, alpha, beta, gamma, d, a, b, batch,
         channels, gc, batch // gm, plan.chunks, float(positions), **blocks,
     )  # fmt: skip
-    dx = _affine(x, plan, row_mean, a, b, dy, d)
-    return dx, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
+    return d, a, b, grad_weight.to(weight.dtype), grad_bias.to(weight.dtype)
 
 
-@torch.library.register_fake("seqnorm::seq_norm_backward", lib=_LIBRARY)
+@torch.library.register_fake("seqnorm::seq_norm_backward_coefficients", lib=_LIBRARY)
 def _(dy, x, weight, row_mean, row_var, group_mean, rho, ghost_mean, ghost_var, gc, gm, eps):
-    return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
+    coefficients = (x.new_empty(row_mean.shape, dtype=row_mean.dtype) for _ in range(3))
+    return *coefficients, torch.empty_like(weight), torch.empty_like(weight)
+
+
+def _seq_norm_backward(
+    dy: Tensor, x: Tensor, weight: Tensor, row_mean: Tensor, row_var: Tensor, group_mean: Tensor, rho: Tensor,
+    ghost_mean: Tensor, ghost_var: Tensor, gc: int, gm: int, eps: float,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """SeqNorm's backward: dx and the parameters' gradients."""
+    d, a, b, grad_weight, grad_bias = _seq_norm_backward_coefficients(
+        dy, x, weight, row_mean, row_var, group_mean, rho, ghost_mean, ghost_var, gc, gm, eps
+    )
+    return _apply(x, x.shape[0], ROW_CHUNKS, row_mean, a, b, dy, d), grad_weight, grad_bias
 
 
 class SeqNormTriton(torch.autograd.Function):

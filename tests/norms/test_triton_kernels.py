@@ -188,8 +188,8 @@ def test_compiled_apply_pass_keeps_dtype_and_channels_last():
 
 def test_compiled_graphs_call_the_operators():
     """Under torch.compile the layers trace as our four operators (eager mode calls their bodies directly)
-    and the apply pass as torch ops, so Inductor keeps each statistics pipeline whole rather than tracing
-    into the Triton launches, and fuses the apply pass with its neighbours."""
+    and the apply passes (y, dx) as torch ops, so Inductor keeps each statistics pipeline whole rather than
+    tracing into the Triton launches, and fuses the apply passes with their neighbours."""
     targets = set()
 
     def record(graph_module, _inputs):
@@ -200,7 +200,11 @@ def test_compiled_graphs_call_the_operators():
     compiled = torch.compile(model.to(DEVICE), backend=aot_autograd(fw_compiler=record), fullgraph=True)
     compiled(torch.randn(8, 6, 3, 3, device=DEVICE, requires_grad=True)).sum().backward()
     ours = {target for target in targets if target.startswith("seqnorm.")}
-    names = ("ghost_norm_statistics", "ghost_norm_backward", "seq_norm_statistics", "seq_norm_backward")
+    names = [
+        f"{layer}_norm_{part}"
+        for layer in ("ghost", "seq")
+        for part in ("statistics", "backward_coefficients")
+    ]
     assert ours == {f"seqnorm.{name}.default" for name in names}
 
 
