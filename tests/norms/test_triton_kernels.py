@@ -208,20 +208,25 @@ def test_compiled_graphs_call_the_operators():
     assert ours == {f"seqnorm.{name}.default" for name in names}
 
 
-@pytest.mark.parametrize(
-    ("op", "hyper", "channels"),
-    [
-        (torch.ops.seqnorm.ghost_norm_statistics.default, (2,), 3),
-        (torch.ops.seqnorm.seq_norm_statistics.default, (2, 2), 4),
-    ],
-)
-def test_operator_registration(op, hyper, channels):
-    """Schema and fake (meta) implementation, as torch.compile relies on them. The operators have no
-    autograd of their own (the layers' autograd.Functions join forward and backward; the gradient tests
-    above check them), so the inputs here do not require grad."""
-    x, _, weight, bias = _inputs((4, channels, 2, 2), "channels_last")
-    parameters = (weight,) if op is torch.ops.seqnorm.ghost_norm_statistics.default else (weight, bias)
-    torch.library.opcheck(op, (x, *parameters, *hyper, 1e-5))
+@pytest.mark.parametrize("layer", ["ghost", "seq"])
+def test_operator_registration(layer):
+    """Schema and fake (meta) implementation of each layer's two operators, as torch.compile relies on
+    them. The operators have no autograd of their own (the layers' autograd.Functions join them; the
+    gradient tests above check those), so the inputs here do not require grad."""
+    x, dy, weight, bias = _inputs((4, 4, 2, 2), "channels_last")
+    dy = dy.contiguous(memory_format=torch.channels_last)  # the operators take dy in x's layout
+    ops = torch.ops.seqnorm
+    if layer == "ghost":
+        forward = (ops.ghost_norm_statistics.default, (x, weight, 2, EPS))
+        mean, var, _ = forward[0](*forward[1])
+        backward = (ops.ghost_norm_backward_coefficients.default, (dy, x, weight, mean, var, 2, EPS))
+    else:
+        forward = (ops.seq_norm_statistics.default, (x, weight, bias, 2, 2, EPS))
+        ghost_mean, ghost_var, *rows, _, _ = forward[0](*forward[1])
+        backward_args = (dy, x, weight, *rows, ghost_mean, ghost_var, 2, 2, EPS)
+        backward = (ops.seq_norm_backward_coefficients.default, backward_args)
+    for op, args in (forward, backward):
+        torch.library.opcheck(op, args)
 
 
 @pytest.mark.gpu
