@@ -33,7 +33,6 @@ from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_kernels, triton_ops
 from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
 
 SHAPE = (8, 16, 2, 2)
-KERNELS = [name for name in vars(triton_kernels) if name.endswith("_kernel")]
 
 
 def layers() -> dict[str, nn.Module]:
@@ -63,7 +62,7 @@ class _Launches:
 @contextlib.contextmanager
 def replaced_launches(counter: list[int], run: bool):
     """Every Triton launch counted (and run only if `run`); without running, CPU tensors are accepted."""
-    saved = {name: getattr(triton_kernels, name) for name in KERNELS}
+    saved = {name: getattr(triton_kernels, name) for name in triton_kernels.LAUNCHED}
     check = triton_ops._check
     for name, kernel in saved.items():
         setattr(triton_kernels, name, _Launches(kernel, counter, run))

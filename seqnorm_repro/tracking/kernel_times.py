@@ -15,7 +15,7 @@ def _our_kernels() -> tuple[str, ...]:
         return ()
     from seqnorm_repro.norms import triton_kernels
 
-    return tuple(name for name in vars(triton_kernels) if name.endswith("_kernel"))
+    return triton_kernels.LAUNCHED
 
 
 OUR_KERNELS = _our_kernels()

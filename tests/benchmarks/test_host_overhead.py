@@ -7,7 +7,7 @@ from seqnorm_repro.norms import triton_kernels, triton_ops
 
 def test_report_counts_each_layers_launches_and_restores_the_kernels(tmp_path, load_benchmark):
     benchmark = load_benchmark("host_overhead")
-    kernels = {name: getattr(triton_kernels, name) for name in benchmark.KERNELS}
+    kernels = {name: getattr(triton_kernels, name) for name in triton_kernels.LAUNCHED}
     check, threads = triton_ops._check, torch.get_num_threads()
     out = tmp_path / "host.md"
     benchmark.main(["--device", "cpu", "--steps", "20", "--rounds", "2", "--out", str(out)])

@@ -17,7 +17,6 @@ from triton.compiler import ASTSource
 from seqnorm_repro.norms import triton_kernels, triton_ops
 
 TYPES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16", torch.float64: "fp64"}
-KERNELS = [name for name in vars(triton_kernels) if name.endswith("_kernel")]  # launched; the rest inline
 H100 = GPUTarget("cuda", 90, 32)
 
 
@@ -54,7 +53,7 @@ def _source(kernel, args, kwargs) -> tuple[ASTSource, dict]:
 def _layer_launches(monkeypatch, op, shape, dtype, channels_last, *hyper) -> list:
     """Every kernel launch of `op`'s eager forward and backward on an input of `shape`."""
     launches: list = []
-    for name in KERNELS:
+    for name in triton_kernels.LAUNCHED:
         monkeypatch.setattr(triton_kernels, name, _Recorder(getattr(triton_kernels, name), launches))
     monkeypatch.setattr(triton_ops, "_sizes", lambda device: triton_ops.cuda_sizes(132))
     triton_ops._cached_plan.cache_clear()

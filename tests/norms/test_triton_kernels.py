@@ -7,11 +7,14 @@ there is no GPU. The interpreter is slow, so the inputs are small; its block siz
 per group and masked edges.
 """
 
+import re
+
 import pytest
 import torch
 from functorch.compile import make_boxed_func
 from torch import nn
 from torch._dynamo.backends.common import aot_autograd
+from torch._inductor.utils import run_and_get_code
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_ops
 from seqnorm_repro.norms.reference import ghost_norm_reference, seq_norm_reference
@@ -184,6 +187,16 @@ def test_compiled_apply_pass_keeps_dtype_and_channels_last():
     eager, compiled = model(x), torch.compile(model, fullgraph=True)(x)
     assert compiled.dtype == torch.bfloat16 and compiled.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(compiled, eager, rtol=2e-2, atol=2e-2)
+
+
+def test_inductor_fuses_the_apply_pass_with_the_next_relu():
+    """The compiled forward of conv, norm, ReLU computes relu((x - mean) * scale + bias) in one generated
+    kernel after the statistics operator, not as our apply pass followed by a ReLU pass."""
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), GhostNorm(6, gm=2, impl="triton"), nn.ReLU())
+    x = torch.randn(8, 3, 5, 5, device=DEVICE)
+    _, (forward_code, *_) = run_and_get_code(torch.compile(model.to(DEVICE), fullgraph=True), x)
+    kernels = re.findall(r"(?:cpp|triton)_\w*fused\w*", forward_code)
+    assert any("relu" in name and "sub" in name and "mul" in name for name in kernels), kernels
 
 
 def test_compiled_graphs_call_the_operators():
