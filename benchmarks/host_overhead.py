@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_kernels, triton_ops
 from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
@@ -87,11 +88,32 @@ def seconds_per_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, steps:
     return (time.perf_counter() - start) / steps
 
 
-def launches_per_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, run: bool) -> int:
+class KernelOps(TorchDispatchMode):
+    """Counts the ATen ops that run a kernel, not views or allocations: with the Triton launches, the
+    kernels an eager step launches on a GPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        returns = func._schema.returns
+        tensor = bool(returns) and isinstance(returns[0].type, torch.TensorType)  # not promote_types, say
+        view = tensor and returns[0].alias_info is not None and not returns[0].alias_info.is_write
+        allocation = func._schema.name.split("::")[-1].startswith(("empty", "new_empty"))
+        self.count += tensor and not (view or allocation)
+        return func(*args, **(kwargs or {}))
+
+
+def launches_per_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, run: bool) -> tuple[int, int]:
+    """Triton launches and ATen kernel ops of one forward+backward, from no gradients (as after
+    `zero_grad()`: nothing to accumulate into)."""
+    layer.zero_grad()
+    x = x.detach().requires_grad_()
     counter = [0]
-    with replaced_launches(counter, run):
+    with replaced_launches(counter, run), KernelOps() as aten:
         layer(x).backward(dy)
-    return counter[0]
+    return counter[0], aten.count
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -141,11 +163,13 @@ def main(argv: list[str] | None = None) -> None:
         "back-to-back steps, garbage collector paused"
         f"{'' if real_kernels else ', one torch thread'}; ratio = time / nn.BatchNorm2d's in the same run",
         "",
-        "| layer | host time per step (us) | vs nn.BatchNorm2d | Triton launches per step |",
-        "|---|---|---|---|",
+        "| layer | host time per step (us) | vs nn.BatchNorm2d | Triton launches per step "
+        "| ATen kernel ops per step |",
+        "|---|---|---|---|---|",
     ]
     for name, seconds in best.items():
-        lines.append(f"| {name} | {seconds * 1e6:.1f} | {seconds / baseline:.2f} | {launches[name]} |")
+        triton, aten = launches[name]
+        lines.append(f"| {name} | {seconds * 1e6:.1f} | {seconds / baseline:.2f} | {triton} | {aten} |")
     report = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)

@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="first shape per model, gm in {1, 8, 128}")
     parser.add_argument("--min-run-time", type=float, default=0.2, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, help="default results/bench_norms[_cuda].md")
+    parser.add_argument("--out", type=Path, help="default results/bench_norms[_channels_last|_cuda].md")
     cuda = parser.add_argument_group("CUDA")
     cuda.add_argument(
         "--dtype", default="float16", choices=["float16", "bfloat16"], help="input of our layers"
@@ -460,9 +460,9 @@ def main(argv: list[str] | None = None) -> None:
                 args.min_run_time,
                 args.rounds,
             )
-    write(
-        render(results, device, args.channels_last, command), args.out or Path("results") / "bench_norms.md"
-    )
+    default_name = "bench_norms_channels_last.md" if args.channels_last else "bench_norms.md"
+    default_out = Path("results") / default_name
+    write(render(results, device, args.channels_last, command), args.out or default_out)
 
 
 def write(report: str, out: Path, echo: bool = True) -> None:

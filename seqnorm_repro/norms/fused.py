@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
 from seqnorm_repro.norms.reference import stats_dtype
 from seqnorm_repro.norms.rows import as_rows, rows_affine, rows_backward
 from seqnorm_repro.norms.seq_moments import SeqNormFunction
@@ -40,10 +41,11 @@ class _GhostNormFunction(torch.autograd.Function):
             centred.mul_(_grouped_stat(scale)).add_(_grouped_stat(bias))
         ctx.save_for_backward(x, weight, mean, var)
         ctx.gm, ctx.eps = gm, eps
-        ctx.mark_non_differentiable(mean, var)
+        mark_statistics(ctx, mean, var)
         return y.to(x.dtype), mean, var
 
     @staticmethod
+    @needs_dy
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, mean, var = ctx.saved_tensors
         gm = ctx.gm

@@ -145,16 +145,14 @@ class _RunningStatsNorm(nn.Module):
         return self.training or not self.track_running_stats
 
     def _momentum_factor(self) -> float:
-        """Count the batch and return the running-average factor, as _BatchNorm does."""
-        self.num_batches_tracked.add_(1)
+        """This batch's weight in the running averages, as _BatchNorm's (this batch counted)."""
         if self.momentum is None:  # cumulative moving average
-            return 1.0 / float(self.num_batches_tracked)
+            return 1.0 / (float(self.num_batches_tracked) + 1)
         return self.momentum
 
     @torch.no_grad()
-    def _update_running_stats(self, group_mean: Tensor, group_var: Tensor, count: int) -> None:
+    def _update_running_stats(self, group_mean: Tensor, group_var: Tensor, count: int, factor: float) -> None:
         """Momentum update with the mean over groups of the group means and unbiased variances."""
-        factor = self._momentum_factor()
         unbiased = group_var * (count / max(count - 1, 1))
         self.running_mean.lerp_(group_mean.mean(0).to(self.running_mean.dtype), factor)
         self.running_var.lerp_(unbiased.mean(0).to(self.running_var.dtype), factor)
@@ -182,10 +180,17 @@ class _GhostBase(_RunningStatsNorm):
 
     def _train_norm(self, x: Tensor) -> Tensor:
         check_ghost_batch(self._describe(), x.shape, self.gm)
-        y, group_mean, group_var = self._normalise(x, self._impl_for(x))
-        if self.training and self.track_running_stats:
+        impl = self._impl_for(x)
+        if not (self.training and self.track_running_stats):
+            return self._normalise(x, impl)[0]
+        factor = self._momentum_factor()
+        if impl == "triton":  # the statistics kernel updates the buffers: no separate small kernels
+            y = self._normalise(x, impl, self.running_mean, self.running_var, factor)[0]
+        else:
+            y, group_mean, group_var = self._normalise(x, impl)
             per_group = x.numel() // (self.gm * self.num_features)
-            self._update_running_stats(group_mean, group_var, per_group)
+            self._update_running_stats(group_mean, group_var, per_group, factor)
+        self.num_batches_tracked.add_(1)  # once the batch went through: a failed call leaves no trace
         return y
 
     def _impl_for(self, x: Tensor) -> str:
@@ -195,7 +200,9 @@ class _GhostBase(_RunningStatsNorm):
             return "triton" if x.is_cuda and HAS_TRITON else "fused"
         return self.impl
 
-    def _normalise(self, x: Tensor, impl: str) -> tuple[Tensor, Tensor, Tensor]:
+    def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
+        """y and the groups' mean and variance; `running` (running_mean, running_var, factor) only for
+        impl="triton", which updates them itself."""
         raise NotImplementedError
 
     def _describe(self) -> str:
@@ -211,8 +218,8 @@ class GhostNorm(_GhostBase):
             return self._eval_norm(x)
         return self._train_norm(x)
 
-    def _normalise(self, x: Tensor, impl: str) -> tuple[Tensor, Tensor, Tensor]:
-        return _implementation("ghost", impl)(x, self.gm, self.weight, self.bias, self.eps)
+    def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
+        return _implementation("ghost", impl)(x, self.gm, self.weight, self.bias, self.eps, *running)
 
     def _hyper_repr(self) -> str:
         return f"gm={self.gm}, impl={self.impl!r}, "
@@ -233,8 +240,8 @@ class SeqNorm(_GhostBase):
             return self._eval_norm(F.group_norm(x, self.gc, eps=self.eps))
         return self._train_norm(x)
 
-    def _normalise(self, x: Tensor, impl: str) -> tuple[Tensor, Tensor, Tensor]:
-        return _implementation("seq", impl)(x, self.gc, self.gm, self.weight, self.bias, self.eps)
+    def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
+        return _implementation("seq", impl)(x, self.gc, self.gm, self.weight, self.bias, self.eps, *running)
 
     def _hyper_repr(self) -> str:
         return f"gc={self.gc}, gm={self.gm}, impl={self.impl!r}, "

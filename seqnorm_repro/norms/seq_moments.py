@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
 from seqnorm_repro.norms.rows import rows_affine, rows_backward
 
 
@@ -82,10 +83,11 @@ class SeqNormFunction(torch.autograd.Function):
         ctx.save_for_backward(x, weight, bias, mean, var)
         ctx.hyper = (gc, gm, eps)
         ghost_mean, ghost_var = coefficients.ghost_mean.squeeze(1), coefficients.ghost_var.squeeze(1)
-        ctx.mark_non_differentiable(ghost_mean, ghost_var)
+        mark_statistics(ctx, ghost_mean, ghost_var)
         return y, ghost_mean, ghost_var
 
     @staticmethod
+    @needs_dy
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, bias, mean, var = ctx.saved_tensors
         coefficients = SeqCoefficients(mean, var, weight, bias, *ctx.hyper)

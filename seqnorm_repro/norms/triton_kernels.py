@@ -158,25 +158,49 @@ def _ghost_block(g0, c, G, CHUNKS, C, BLOCK_G: tl.constexpr, BLOCK_K: tl.constex
 
 
 @triton.jit
+def _update_running(running_mean_ptr, running_var_ptr, c, C, mean, var, factor):
+    """BatchNorm's momentum update, running += factor * (batch - running), of channels c with this batch's
+    mean and unbiased variance: in the statistics kernel, where they are in registers already, instead of
+    half a dozen small kernels after it."""
+    mask = c < C
+    running_mean = tl.load(running_mean_ptr + c, mask=mask, other=0.0)
+    running_var = tl.load(running_var_ptr + c, mask=mask, other=0.0)
+    new_mean = running_mean.to(mean.dtype) + factor * (mean - running_mean.to(mean.dtype))
+    new_var = running_var.to(var.dtype) + factor * (var - running_var.to(var.dtype))
+    tl.store(running_mean_ptr + c, new_mean.to(running_mean_ptr.dtype.element_ty), mask=mask)
+    tl.store(running_var_ptr + c, new_var.to(running_var_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
 def ghost_stats_kernel(part_ptr, weight_ptr, mean_ptr, var_ptr, scale_ptr, G, CHUNKS, C, eps,
+                       running_mean_ptr, running_var_ptr, factor, unbias, UPDATE_RUNNING: tl.constexpr,
                        BLOCK_G: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
     """Each group's mean and biased variance from its chunks' (count, mean, M2), all chunks at once
-    (the many-way form of Chan's formula), and the apply pass's scale = weight / sqrt(var + eps)."""
+    (the many-way form of Chan's formula), and the apply pass's scale = weight / sqrt(var + eps); with
+    UPDATE_RUNNING, the running statistics from the mean over groups of the means and of the variances
+    times `unbias` = n / (n - 1)."""
     c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
     weight = tl.load(weight_ptr + c, mask=c < C, other=0.0).to(mean_ptr.dtype.element_ty)
     field = CHUNKS * G * C
+    mean_total = tl.zeros([BLOCK_C], mean_ptr.dtype.element_ty)
+    var_total = tl.zeros([BLOCK_C], mean_ptr.dtype.element_ty)
     for g0 in range(0, G, BLOCK_G):
         offsets, mask, stats, stats_mask = _ghost_block(g0, c, G, CHUNKS, C, BLOCK_G, BLOCK_K)
         n = tl.load(part_ptr + offsets, mask=mask, other=0.0)
         means = tl.load(part_ptr + field + offsets, mask=mask, other=0.0)
         m2 = tl.load(part_ptr + 2 * field + offsets, mask=mask, other=0.0)
         count = tl.maximum(tl.sum(n, 1), 1)
-        mean = tl.sum(n * means, 1) / count
+        mean = tl.sum(n * means, 1) / count  # 0 for masked groups, as var
         deviation = means - mean[:, None, :]
         var = tl.sum(m2 + n * deviation * deviation, 1) / count
         tl.store(mean_ptr + stats, mean, mask=stats_mask)
         tl.store(var_ptr + stats, var, mask=stats_mask)
         tl.store(scale_ptr + stats, weight[None, :] / tl.sqrt(var + eps), mask=stats_mask)
+        mean_total += tl.sum(mean, 0)
+        var_total += tl.sum(var, 0)
+    if UPDATE_RUNNING:
+        _update_running(running_mean_ptr, running_var_ptr, c, C, mean_total / G, var_total / G * unbias,
+                        factor)  # fmt: skip
 
 
 @triton.jit
@@ -282,15 +306,19 @@ def seq_group_stats_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr,
 @triton.jit
 def seq_ghost_stats_kernel(mean_ptr, var_ptr, group_mean_ptr, rho_ptr, weight_ptr, bias_ptr, ghost_mean_ptr,
                            ghost_var_ptr, slope_ptr, shift_ptr, C, GC, GM, MG, eps,
+                           running_mean_ptr, running_var_ptr, factor, unbias, UPDATE_RUNNING: tl.constexpr,
                            BLOCK_G: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
     """Ghost groups' mean and variance of z from its rows (Chan over blocks of samples, every row holding
     the same number of positions), then each row's slope = rho * sigma * weight and
-    shift = (z_mean - ghost_mean) * sigma * weight + bias, sigma = 1 / sqrt(ghost_var + eps)."""
+    shift = (z_mean - ghost_mean) * sigma * weight + bias, sigma = 1 / sqrt(ghost_var + eps); with
+    UPDATE_RUNNING, the running statistics as in `ghost_stats_kernel`."""
     acc = ghost_mean_ptr.dtype.element_ty
     c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
     weight = tl.load(weight_ptr + c, mask=c < C, other=0.0).to(acc)[None, :]
     bias = tl.load(bias_ptr + c, mask=c < C, other=0.0).to(acc)[None, None, :]
     r = tl.arange(0, BLOCK_R)
+    mean_total = tl.zeros([BLOCK_C], acc)
+    var_total = tl.zeros([BLOCK_C], acc)
     for g0 in range(0, GM, BLOCK_G):
         g = g0 + tl.arange(0, BLOCK_G)
         n = tl.zeros([BLOCK_G, BLOCK_C], acc)
@@ -314,6 +342,11 @@ def seq_ghost_stats_kernel(mean_ptr, var_ptr, group_mean_ptr, rho_ptr, weight_pt
                                                      C, GC, GM, MG)  # fmt: skip
             tl.store(slope_ptr + rows, rho * sigma_weight, mask=mask)
             tl.store(shift_ptr + rows, (z_mean - mean[:, None, :]) * sigma_weight + bias, mask=mask)
+        mean_total += tl.sum(mean, 0)  # masked groups and channels hold 0
+        var_total += tl.sum(var, 0)
+    if UPDATE_RUNNING:
+        _update_running(running_mean_ptr, running_var_ptr, c, C, mean_total / GM, var_total / GM * unbias,
+                        factor)  # fmt: skip
 
 
 @triton.jit

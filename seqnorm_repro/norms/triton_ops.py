@@ -7,10 +7,11 @@ each way for the GroupNorm and ghost stages. Each layer is two operators in the 
 namespace, its forward's statistics and its backward's coefficients, with fake (meta) implementations so
 that torch.compile keeps them whole, joined by an autograd.Function that torch.compile traces
 (fullgraph=True); the apply passes (y, dx) are a Triton kernel in eager mode and torch ops, for Inductor
-to fuse with the layer's neighbours, under torch.compile. CUDA tensors run compiled kernels; CPU tensors run
-only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before triton is imported: slow,
-for tests). Statistics are fp32 (fp64 for fp64 input), outputs in the input's dtype; eps reaches
-compiled kernels as fp32, Triton's type for a Python float.
+to fuse with the layer's neighbours, under torch.compile. The statistics operators also update BatchNorm's
+running buffers in place, in their small kernel (declared as mutated: torch.compile keeps them in place).
+CUDA tensors run compiled kernels; CPU tensors run only under Triton's interpreter (TRITON_INTERPRET=1 in
+the environment before triton is imported: slow, for tests). Statistics are fp32 (fp64 for fp64 input),
+outputs in the input's dtype; eps reaches compiled kernels as fp32, Triton's type for a Python float.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import triton
 from torch import Tensor
 
 from seqnorm_repro.norms import triton_kernels as kernels
+from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
 from seqnorm_repro.norms.fused import affine_params, dense
 from seqnorm_repro.norms.reference import stats_dtype
 
@@ -225,8 +227,9 @@ def _as_layout_of(dy: Tensor, x: Tensor) -> Tensor:
 _LIBRARY = torch.library.Library("seqnorm", "DEF")
 
 
-def _operator(body):
-    """Registers `body` as the operator seqnorm::<its name> on every device; returns the function to call:
+def _operator(mutates_args: tuple[str, ...] = ()):
+    """Registers the decorated `body` as the operator seqnorm::<its name> on every device, mutating (in place)
+    the arguments named in `mutates_args`; returns the function to call:
     the operator under torch.compile, which traces it through its fake implementation and keeps it whole,
     and `body` itself in eager mode, where the dispatcher's round trip back into Python adds nothing.
 
@@ -237,49 +240,74 @@ def _operator(body):
     Autograd is the plain autograd.Function of each layer below; the fake implementation is registered
     beside each operator.
     """
-    name = body.__name__.removeprefix("_")
-    _LIBRARY.define(name + torch.library.infer_schema(body, mutates_args=()))
-    _LIBRARY.impl(name, body, "CompositeExplicitAutograd")
-    operator = getattr(torch.ops.seqnorm, name).default
 
-    @functools.wraps(body)
-    def call(*args):
-        return operator(*args) if torch.compiler.is_compiling() else body(*args)
+    def register(body):
+        name = body.__name__.removeprefix("_")
+        _LIBRARY.define(name + torch.library.infer_schema(body, mutates_args=mutates_args))
+        _LIBRARY.impl(name, body, "CompositeExplicitAutograd")
+        operator = getattr(torch.ops.seqnorm, name).default
 
-    return call
+        @functools.wraps(body)
+        def call(*args):
+            return operator(*args) if torch.compiler.is_compiling() else body(*args)
+
+        return call
+
+    return register
+
+
+# The statistics operators update BatchNorm's running buffers in place (when given): `factor` is the
+# weight of this batch in the running averages (the momentum).
+RUNNING = ("running_mean", "running_var")
+
+
+def _running_args(x: Tensor, gm: int, running_mean: Tensor | None, running_var: Tensor | None, factor: float):
+    """The statistics kernels' running-update arguments: the buffers, the factor and the unbiased variance's
+    n / (n - 1) for the n elements of a (ghost group, channel); no update without the buffers."""
+    count = x.numel() // (gm * x.shape[1])
+    return {
+        "running_mean_ptr": running_mean, "running_var_ptr": running_var, "factor": factor,
+        "unbias": count / max(count - 1, 1), "UPDATE_RUNNING": running_mean is not None,
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------
 # GhostNorm
 
 
-@_operator
-def _ghost_norm_statistics(x: Tensor, weight: Tensor, gm: int, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Per (ghost group, channel): mean, biased variance and the apply pass's scale = weight / std."""
+@_operator(mutates_args=RUNNING)
+def _ghost_norm_statistics(
+    x: Tensor, weight: Tensor, running_mean: Tensor | None, running_var: Tensor | None, factor: float,
+    gm: int, eps: float,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """Per (ghost group, channel): mean, biased variance and the apply pass's scale = weight / std; and the
+    running statistics' update."""
     plan = _plan(x, gm, GHOST_CHUNKS)
     partials = _moments(x, plan)
     mean, var, scale = _empty(partials, 3, gm, plan.channels)
     grid, blocks = _ghost_blocks(plan, x.device)
     kernels.ghost_stats_kernel[grid](
-        partials, weight, mean, var, scale, gm, plan.chunks, plan.channels, eps, **blocks
+        partials, weight, mean, var, scale, gm, plan.chunks, plan.channels, eps,
+        **_running_args(x, gm, running_mean, running_var, factor), **blocks,
     )  # fmt: skip
     return mean, var, scale
 
 
 @torch.library.register_fake("seqnorm::ghost_norm_statistics", lib=_LIBRARY)
-def _(x, weight, gm, eps):
+def _(x, weight, running_mean, running_var, factor, gm, eps):
     return tuple(x.new_empty((gm, x.shape[1]), dtype=stats_dtype(x)) for _ in range(3))
 
 
 def _ghost_norm(
-    x: Tensor, weight: Tensor, bias: Tensor, gm: int, eps: float
-) -> tuple[Tensor, Tensor, Tensor]:
+    x: Tensor, weight: Tensor, bias: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+    factor: float, gm: int, eps: float,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
     """GhostNorm's forward: y and the ghost groups' mean and variance."""
-    mean, var, scale = _ghost_norm_statistics(x, weight, gm, eps)
+    mean, var, scale = _ghost_norm_statistics(x, weight, running_mean, running_var, factor, gm, eps)
     return _apply(x, gm, GHOST_CHUNKS, mean, scale, bias), mean, var
 
 
-@_operator
+@_operator()
 def _ghost_norm_backward_coefficients(
     dy: Tensor, x: Tensor, weight: Tensor, mean: Tensor, var: Tensor, gm: int, eps: float
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -316,26 +344,30 @@ class GhostNormTriton(torch.autograd.Function):
     """GhostNorm's two operators as one autograd node."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, gm, eps):
-        y, mean, var = _ghost_norm(x, weight, bias, gm, eps)
+    def forward(ctx, x, weight, bias, running_mean, running_var, factor, gm, eps):
+        y, mean, var = _ghost_norm(x, weight, bias, running_mean, running_var, factor, gm, eps)
         ctx.save_for_backward(x, weight, mean, var)
         ctx.gm, ctx.eps = gm, eps
-        ctx.mark_non_differentiable(mean, var)
+        mark_statistics(ctx, mean, var)
         return y, mean, var
 
     @staticmethod
+    @needs_dy
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, mean, var = ctx.saved_tensors
         grads = _ghost_norm_backward(_as_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps)
-        return *grads, None, None
+        return *grads, None, None, None, None, None
 
 
 def ghost_norm_triton(
-    x: Tensor, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
-) -> tuple[Tensor, Tensor, Tensor]:
-    """GhostNorm training forward, same contract as `reference.ghost_norm_reference`."""
+    x: Tensor, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float,
+    running_mean: Tensor | None = None, running_var: Tensor | None = None, factor: float = 0.0,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """GhostNorm training forward, same contract as `reference.ghost_norm_reference`; given the running
+    buffers, also their momentum update with weight `factor`, in the statistics kernel."""
     _check(x)
-    return GhostNormTriton.apply(dense(x), *affine_params(x, weight, bias), gm, eps)
+    params = affine_params(x, weight, bias)
+    return GhostNormTriton.apply(dense(x), *params, running_mean, running_var, factor, gm, eps)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -364,12 +396,14 @@ def _seq_ghost_blocks(
     return (_cdiv(channels, block_c),), {"BLOCK_G": block_g, "BLOCK_R": block_r, "BLOCK_C": block_c}
 
 
-@_operator
+@_operator(mutates_args=RUNNING)
 def _seq_norm_statistics(
-    x: Tensor, weight: Tensor, bias: Tensor, gc: int, gm: int, eps: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    x: Tensor, weight: Tensor, bias: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+    factor: float, gc: int, gm: int, eps: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """The ghost groups' mean and variance; the rows' mean and variance and GroupNorm's mean and rho per
-    (sample, channel group), for backward; and the apply pass's slope and shift per row."""
+    (sample, channel group), for backward; the apply pass's slope and shift per row; and the running
+    statistics' update."""
     batch, channels = x.shape[:2]
     plan = _plan(x, batch, ROW_CHUNKS)  # one sample per group: per-(sample, channel) rows
     partials = _moments(x, plan)
@@ -383,28 +417,30 @@ def _seq_norm_statistics(
     grid, blocks = _seq_ghost_blocks(batch, channels, gm, x.device)
     kernels.seq_ghost_stats_kernel[grid](
         row_mean, row_var, group_mean, rho, weight, bias, ghost_mean, ghost_var, slope, shift, channels, gc,
-        gm, batch // gm, eps, **blocks,
+        gm, batch // gm, eps, **_running_args(x, gm, running_mean, running_var, factor), **blocks,
     )  # fmt: skip
     return ghost_mean, ghost_var, row_mean, row_var, group_mean, rho, slope, shift
 
 
 @torch.library.register_fake("seqnorm::seq_norm_statistics", lib=_LIBRARY)
-def _(x, weight, bias, gc, gm, eps):
+def _(x, weight, bias, running_mean, running_var, factor, gc, gm, eps):
     batch, channels = x.shape[:2]
     shapes = [(gm, channels)] * 2 + [(batch, channels)] * 2 + [(batch, gc)] * 2 + [(batch, channels)] * 2
     return tuple(x.new_empty(shape, dtype=stats_dtype(x)) for shape in shapes)
 
 
 def _seq_norm(
-    x: Tensor, weight: Tensor, bias: Tensor, gc: int, gm: int, eps: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    x: Tensor, weight: Tensor, bias: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+    factor: float, gc: int, gm: int, eps: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """SeqNorm's forward: y, the ghost groups' mean and variance, and the row and GroupNorm statistics
     that its backward takes."""
-    *stats, slope, shift = _seq_norm_statistics(x, weight, bias, gc, gm, eps)
+    running = running_mean, running_var, factor
+    *stats, slope, shift = _seq_norm_statistics(x, weight, bias, *running, gc, gm, eps)
     return _apply(x, x.shape[0], ROW_CHUNKS, stats[2], slope, shift), *stats
 
 
-@_operator
+@_operator()
 def _seq_norm_backward_coefficients(
     dy: Tensor, x: Tensor, weight: Tensor, row_mean: Tensor, row_var: Tensor, group_mean: Tensor, rho: Tensor,
     ghost_mean: Tensor, ghost_var: Tensor, gc: int, gm: int, eps: float,
@@ -453,24 +489,28 @@ class SeqNormTriton(torch.autograd.Function):
     """SeqNorm's two operators as one autograd node; only y is differentiable."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, gc, gm, eps):
-        outputs = _seq_norm(x, weight, bias, gc, gm, eps)
+    def forward(ctx, x, weight, bias, running_mean, running_var, factor, gc, gm, eps):
+        outputs = _seq_norm(x, weight, bias, running_mean, running_var, factor, gc, gm, eps)
         ctx.save_for_backward(x, weight, *outputs[3:], *outputs[1:3])
         ctx.hyper = (gc, gm, eps)
-        ctx.mark_non_differentiable(*outputs[1:])
+        mark_statistics(ctx, *outputs[1:])
         return outputs
 
     @staticmethod
+    @needs_dy
     def backward(ctx, dy, *_grad_stats):
         x, weight, *stats = ctx.saved_tensors
         grads = _seq_norm_backward(_as_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
-        return *grads, None, None, None
+        return *grads, None, None, None, None, None, None
 
 
 def seq_norm_triton(
-    x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
-) -> tuple[Tensor, Tensor, Tensor]:
-    """SeqNorm training forward, same contract as `reference.seq_norm_reference`."""
+    x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float,
+    running_mean: Tensor | None = None, running_var: Tensor | None = None, factor: float = 0.0,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """SeqNorm training forward, same contract as `reference.seq_norm_reference`; the running buffers'
+    update as in `ghost_norm_triton`."""
     _check(x)
-    y, ghost_mean, ghost_var, *_ = SeqNormTriton.apply(dense(x), *affine_params(x, weight, bias), gc, gm, eps)
-    return y, ghost_mean, ghost_var
+    params = affine_params(x, weight, bias)
+    outputs = SeqNormTriton.apply(dense(x), *params, running_mean, running_var, factor, gc, gm, eps)
+    return outputs[:3]

@@ -7,6 +7,7 @@ there is no GPU. The interpreter is slow, so the inputs are small; its block siz
 per group and masked edges.
 """
 
+import copy
 import re
 
 import pytest
@@ -141,20 +142,40 @@ def test_module_running_statistics_and_eval(make, shape):
     torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
 
 
+@pytest.mark.parametrize("momentum", [0.1, None])  # None: the cumulative average, factor 1 / steps
+@pytest.mark.parametrize(
+    ("make", "dtype", "layout"),
+    [
+        (lambda **kw: GhostNorm(6, gm=2, **kw), torch.float32, "channels_last"),
+        (lambda **kw: SeqNorm(6, gc=3, gm=2, **kw), torch.bfloat16, "NCHW"),
+    ],
+)
+def test_running_statistics_over_steps(make, dtype, layout, momentum):
+    """The statistics kernel's in-place update of the running buffers (fp32, whatever the input's dtype)
+    agrees with the reference layer's torch ops over several steps."""
+    ours, theirs = (make(impl=impl, momentum=momentum).to(DEVICE) for impl in ("triton", "reference"))
+    for _ in range(3):
+        x, _, _, _ = _inputs((8, 6, 3, 3), layout, dtype)
+        ours(x), theirs(x)
+    for name, buffer in theirs.named_buffers():
+        torch.testing.assert_close(dict(ours.named_buffers())[name], buffer, rtol=1e-5, atol=1e-5)
+
+
 def test_compiled_model_fullgraph_forward_and_backward():
-    """Both layers inside a torch.compile'd model (inductor, fullgraph: no graph break) match eager."""
+    """Both layers inside a torch.compile'd model (inductor, fullgraph: no graph break) match eager,
+    running statistics included (updated in place by the statistics operators)."""
     model = nn.Sequential(
         nn.Conv2d(3, 6, 3, padding=1), GhostNorm(6, gm=2, impl="triton"), nn.ReLU(),
         nn.Conv2d(6, 6, 1), SeqNorm(6, gc=3, gm=2, impl="triton"),
     ).double().to(DEVICE)  # fmt: skip
+    twin = copy.deepcopy(model)
     x = torch.randn(8, 3, 5, 5, dtype=torch.float64, device=DEVICE)
-    compiled = torch.compile(model, fullgraph=True)
     results = []
-    for run in (compiled, model):
-        model.zero_grad()
-        y = run(x)
-        y.square().sum().backward()
-        results.append([y, *(p.grad.clone() for p in model.parameters())])
+    for net, run in ((model, torch.compile(model, fullgraph=True)), (twin, twin)):
+        for _ in range(2):  # two steps: the second starts from updated buffers
+            y = run(x)
+            y.square().sum().backward()
+        results.append([y, *(p.grad for p in net.parameters()), *net.buffers()])
     for compiled_t, eager_t in zip(*results, strict=True):
         torch.testing.assert_close(compiled_t, eager_t)
 
@@ -202,11 +223,15 @@ def test_inductor_fuses_the_apply_pass_with_the_next_relu():
 def test_compiled_graphs_call_the_operators():
     """Under torch.compile the layers trace as our four operators (eager mode calls their bodies directly)
     and the apply passes (y, dx) as torch ops, so Inductor keeps each statistics pipeline whole rather than
-    tracing into the Triton launches, and fuses the apply passes with their neighbours."""
+    tracing into the Triton launches, and fuses the apply passes with their neighbours; the statistics
+    operators update the running buffers, so no torch op of the graph does."""
     targets = set()
 
     def record(graph_module, _inputs):
-        targets.update(str(node.target) for node in graph_module.graph.nodes if node.op == "call_function")
+        for node in graph_module.graph.nodes:
+            if node.op == "call_function":  # the statistics operators mutate, so they come functionalized
+                functionalized = "auto_functionalized" in str(node.target)
+                targets.add(str(node.args[0] if functionalized else node.target))
         return make_boxed_func(graph_module.forward)
 
     model = nn.Sequential(GhostNorm(6, gm=2, impl="triton"), SeqNorm(6, gc=3, gm=2, impl="triton"))
@@ -219,6 +244,7 @@ def test_compiled_graphs_call_the_operators():
         for part in ("statistics", "backward_coefficients")
     ]
     assert ours == {f"seqnorm.{name}.default" for name in names}
+    assert not any("lerp" in target for target in targets), targets
 
 
 @pytest.mark.parametrize("layer", ["ghost", "seq"])
@@ -228,18 +254,22 @@ def test_operator_registration(layer):
     gradient tests above check those), so the inputs here do not require grad."""
     x, dy, weight, bias = _inputs((4, 4, 2, 2), "channels_last")
     dy = dy.contiguous(memory_format=torch.channels_last)  # the operators take dy in x's layout
+    running = (torch.randn(4, dtype=x.dtype, device=DEVICE), torch.rand(4, dtype=x.dtype, device=DEVICE), 0.1)
     ops = torch.ops.seqnorm
     if layer == "ghost":
-        forward = (ops.ghost_norm_statistics.default, (x, weight, 2, EPS))
-        mean, var, _ = forward[0](*forward[1])
-        backward = (ops.ghost_norm_backward_coefficients.default, (dy, x, weight, mean, var, 2, EPS))
+        statistics, first = ops.ghost_norm_statistics.default, (x, weight)
     else:
-        forward = (ops.seq_norm_statistics.default, (x, weight, bias, 2, 2, EPS))
-        ghost_mean, ghost_var, *rows, _, _ = forward[0](*forward[1])
-        backward_args = (dy, x, weight, *rows, ghost_mean, ghost_var, 2, 2, EPS)
-        backward = (ops.seq_norm_backward_coefficients.default, backward_args)
-    for op, args in (forward, backward):
-        torch.library.opcheck(op, args)
+        statistics, first = ops.seq_norm_statistics.default, (x, weight, bias)
+    hyper = (2, EPS) if layer == "ghost" else (2, 2, EPS)
+    for buffers in (running, (None, None, 0.0)):  # with and without the running-statistics update
+        torch.library.opcheck(statistics, (*first, *buffers, *hyper))  # checks the declared mutation too
+    outputs = statistics(*first, *running, *hyper)
+    if layer == "ghost":
+        backward = ops.ghost_norm_backward_coefficients.default, (dy, x, weight, *outputs[:2], *hyper)
+    else:
+        backward_args = (dy, x, weight, *outputs[2:6], *outputs[:2], *hyper)
+        backward = ops.seq_norm_backward_coefficients.default, backward_args
+    torch.library.opcheck(*backward)
 
 
 @pytest.mark.gpu
