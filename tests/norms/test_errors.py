@@ -71,3 +71,20 @@ def test_parameters_a_norm_does_not_take():
         make_norm("batchnorm", 4, gm=8)
     with pytest.raises(ValueError, match=r"norm 'ghostnorm' with parameters \{\}.*gm"):
         make_norm("ghostnorm", 4)
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (lambda: GhostNorm(4, gm=2, impl="triton"), (8, 4, 3, 3)),  # the Triton kernels on a CPU tensor
+        (lambda: SeqNorm(4, gc=2, gm=2), (7, 4, 3, 3)),  # 7 samples do not split into 2 groups
+    ],
+)
+def test_a_failed_training_call_leaves_the_running_statistics_alone(make, shape):
+    """A batch that did not go through is neither counted nor averaged in."""
+    layer = make()
+    before = {name: buffer.clone() for name, buffer in layer.named_buffers()}
+    with pytest.raises((RuntimeError, ValueError)):
+        layer(torch.randn(shape))
+    for name, buffer in layer.named_buffers():
+        assert torch.equal(buffer, before[name]), name
