@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
 import statistics
 import sys
 import warnings
@@ -134,7 +135,21 @@ def run_shape(shape, device, channels_last, gm_values, seq_values, min_run_time,
     ]
 
 
-def render(results, device, channels_last, command) -> str:
+def keep_freed_memory() -> bool:
+    """Fixes glibc malloc's mmap and trim thresholds at 1 GiB, so freed buffers are reused, not returned
+    to the OS and page-faulted back in. Left dynamic, glibc raises its mmap threshold as large blocks are
+    freed, and whether a layer's fresh full-size buffers fault depends on the allocation history: on our
+    2-core machine the same code made 0 or 2,000-6,000 page faults per step, run to run, and took up to
+    3x the time. False where the C library is not glibc (the report says so)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return all(libc.mallopt(option, 1 << 30) == 1 for option in (m_trim_threshold, m_mmap_threshold))
+
+
+def render(results, device, channels_last, command, freed_memory_kept: bool) -> str:
     """The markdown report: worst ratio per layer against its target, then one table per shape."""
     worst: dict[str, float] = {}
     for rows in results.values():
@@ -152,6 +167,13 @@ def render(results, device, channels_last, command) -> str:
         "- time: best over rounds of the median of torch.utils.benchmark's blocked_autorange; "
         "ratio = time / nn.BatchNorm2d's time on the same shape in the same run",
         "- saved: bytes autograd keeps for backward besides the input and parameters",
+        "- allocator: "
+        + (
+            "glibc's mmap and trim thresholds fixed at 1 GiB (mallopt), so freed buffers are reused by every "
+            "layer alike instead of page-faulted back in"
+            if freed_memory_kept
+            else "the C library's defaults (not glibc: thresholds not fixed)"
+        ),
         "",
         "## Worst ratio over every shape and group setting",
         "",
@@ -443,6 +465,7 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         main_cuda(args, command, args.out or Path("results") / "bench_norms_cuda.md")
         return
+    freed_memory_kept = keep_freed_memory()
     shapes, gm_values, seq_values = CPU_SHAPES, GM_VALUES, SEQ_VALUES
     if args.quick:
         shapes = {model: s[:1] for model, s in shapes.items()}
@@ -462,7 +485,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     default_name = "bench_norms_channels_last.md" if args.channels_last else "bench_norms.md"
     default_out = Path("results") / default_name
-    write(render(results, device, args.channels_last, command), args.out or default_out)
+    write(render(results, device, args.channels_last, command, freed_memory_kept), args.out or default_out)
 
 
 def write(report: str, out: Path, echo: bool = True) -> None:

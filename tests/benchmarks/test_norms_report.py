@@ -1,4 +1,5 @@
-"""benchmarks/norms.py --kernels: the CUDA report lists the profiled layers' kernels under their shape."""
+"""benchmarks/norms.py reports: the CUDA one lists the profiled layers' kernels under their shape (--kernels),
+the CPU one says how the allocator was set."""
 
 import torch
 
@@ -26,3 +27,15 @@ def test_cuda_report_lists_profiled_kernels(load_benchmark):
         "per step; `affine_kernel` 9.0 us (normalisation); `moments_kernel` 8.0 us (normalisation); "
         "`ghost_stats_kernel` 2.0 us (normalisation)",
     ]
+
+
+def test_cpu_report_says_how_the_allocator_was_set(load_benchmark):
+    """The CPU run fixes glibc's malloc thresholds (repeatable ratios) where it can, and says so."""
+    bench = load_benchmark("norms")
+    rows = [bench.Measurement("nn.BatchNorm2d", None, None, 1e-3, 0)]
+    rows.append(bench.Measurement("GhostNorm (ours)", 8, None, 9e-4, 0))
+    results = {("WRN-28-10 / 10", (8, 4, 2, 2)): rows}
+    kept, default = (bench.render(results, "cpu", False, "cmd", kept) for kept in (True, False))
+    assert "- allocator: glibc's mmap and trim thresholds fixed at 1 GiB" in kept
+    assert "- allocator: the C library's defaults" in default
+    assert "| GhostNorm (ours) | 0.90 | <= 1.1 (met) |" in kept
