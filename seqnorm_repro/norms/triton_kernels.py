@@ -163,10 +163,10 @@ def _update_running(running_mean_ptr, running_var_ptr, c, C, mean, var, factor):
     mean and unbiased variance: in the statistics kernel, where they are in registers already, instead of
     half a dozen small kernels after it."""
     mask = c < C
-    running_mean = tl.load(running_mean_ptr + c, mask=mask, other=0.0)
-    running_var = tl.load(running_var_ptr + c, mask=mask, other=0.0)
-    new_mean = running_mean.to(mean.dtype) + factor * (mean - running_mean.to(mean.dtype))
-    new_var = running_var.to(var.dtype) + factor * (var - running_var.to(var.dtype))
+    running_mean = tl.load(running_mean_ptr + c, mask=mask, other=0.0).to(mean.dtype)
+    running_var = tl.load(running_var_ptr + c, mask=mask, other=0.0).to(var.dtype)
+    new_mean = running_mean + factor * (mean - running_mean)
+    new_var = running_var + factor * (var - running_var)
     tl.store(running_mean_ptr + c, new_mean.to(running_mean_ptr.dtype.element_ty), mask=mask)
     tl.store(running_var_ptr + c, new_var.to(running_var_ptr.dtype.element_ty), mask=mask)
 

@@ -257,10 +257,9 @@ def test_operator_registration(layer):
     running = (torch.randn(4, dtype=x.dtype, device=DEVICE), torch.rand(4, dtype=x.dtype, device=DEVICE), 0.1)
     ops = torch.ops.seqnorm
     if layer == "ghost":
-        statistics, first = ops.ghost_norm_statistics.default, (x, weight)
+        statistics, first, hyper = ops.ghost_norm_statistics.default, (x, weight), (2, EPS)
     else:
-        statistics, first = ops.seq_norm_statistics.default, (x, weight, bias)
-    hyper = (2, EPS) if layer == "ghost" else (2, 2, EPS)
+        statistics, first, hyper = ops.seq_norm_statistics.default, (x, weight, bias), (2, 2, EPS)
     for buffers in (running, (None, None, 0.0)):  # with and without the running-statistics update
         torch.library.opcheck(statistics, (*first, *buffers, *hyper))  # checks the declared mutation too
     outputs = statistics(*first, *running, *hyper)
