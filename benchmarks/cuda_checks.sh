@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every check that needs a CUDA GPU, in one go, for a machine held only for minutes: the Triton kernels'
 # and the GPU loader's tests, then the host-overhead, layer and training-step benchmarks. Each step runs
-# under its own time limit and goes on after a failure; logs and reports land in OUTDIR.
+# under its own time limit and goes on after a failure; the reports and one log of every step
+# (cuda_checks.log, appended to as each step runs, so a run cut short keeps what it printed) land in OUTDIR:
+# at most five files, within what a device call brings back.
 #
 #     bash benchmarks/cuda_checks.sh [OUTDIR]          # default results/; PYTHON=.venv/bin/python to pick one
+#     SEQNORM_COMMIT=<commit> bash ...                 # the commit the reports name, where the tree was copied
 #     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests host norms train_step epoch
 #     PYTEST_ARGS="-k float64" NORMS_ARGS="--models WRN-28-10" bash benchmarks/cuda_checks.sh  # subsets
 #
@@ -20,18 +23,22 @@ if [[ -d .whl ]]; then
         .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
 fi
 
-step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output to OUTDIR/NAME.log, then its tail
-    local name=$1 limit=$2 started=$SECONDS
+log="$out/cuda_checks.log"
+step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output appended to the log, then its tail
+    local name=$1 limit=$2 started=$SECONDS status
     shift 2
     [[ " ${STEPS:-tests host norms train_step epoch} " == *" $name "* ]] || return 0
-    echo "== $name (limit ${limit} s): $*"
-    PYTHONUNBUFFERED=1 timeout "$limit" "$@" >"$out/$name.log" 2>&1
-    echo "   exit $? after $((SECONDS - started)) s"
-    tail -n "${TAIL:-15}" "$out/$name.log"
+    echo "== $name (limit ${limit} s): $*" | tee -a "$log"
+    PYTHONUNBUFFERED=1 timeout "$limit" "$@" 2>&1 | tee -a "$log" >"/tmp/cuda_checks_$name.log"
+    status=${PIPESTATUS[0]}
+    echo "   exit $status after $((SECONDS - started)) s" | tee -a "$log"
+    tail -n "${TAIL:-15}" "/tmp/cuda_checks_$name.log"
 }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-"$py" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    "$py" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+} 2>&1 | tee "$log"
 step tests "${TESTS_LIMIT:-150}" "$py" -m pytest -q -p no:cacheprovider -rfE ${PYTEST_ARGS:-} \
     tests/norms/test_triton_kernels.py tests/data/test_device_loader.py
 step host "${HOST_LIMIT:-60}" "$py" benchmarks/host_overhead.py --out "$out/bench_host_overhead_cuda.md"

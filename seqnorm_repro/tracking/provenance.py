@@ -14,8 +14,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def git_commit() -> str:
-    """The checked-out commit, with '+dirty' when tracked files differ from it; 'unknown' outside git."""
+    """The checked-out commit, with '+dirty' when tracked files differ from it; 'unknown' outside git.
+    `SEQNORM_COMMIT`, where set, names the commit instead, with what this copy's git reads beside it when
+    the two differ: for a copy of the working tree whose git metadata is not its own (a GPU machine that
+    is sent the tree), set to what the sender's `git rev-parse` read."""
+    read = _read_git_commit()
+    given = os.environ.get("SEQNORM_COMMIT")
+    if not given or given == read:
+        return read
+    return f"{given} (SEQNORM_COMMIT; this copy's git metadata reads {read})"
 
+
+def _read_git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
