@@ -55,7 +55,8 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
         gm = _exact(
             micro, per_group, f"the per-device batch of {micro}", f"the paper's {per_group} samples per group"
         )
-        note = f"the paper's {per_group} samples per group (gm={paper_gm} per {cfg.paper_device_batch} samples)"
+        paper_groups = f"gm={paper_gm} per {cfg.paper_device_batch} samples"
+        note = f"the paper's {per_group} samples per group ({paper_groups})"
         if name == "batchnorm" and gm > 1:
             name, params = "ghostnorm", {"gm": gm}
             note += ": unsynchronised BatchNorm as on the paper's GPUs"
