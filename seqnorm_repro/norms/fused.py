@@ -6,9 +6,10 @@ the centred sum of squares: never E[x^2] - mean^2) and one apply pass; its backw
 for sum(dy) and sum(dy * (x - mean)) per (group, channel) and one for dx. It saves only the input
 and (gm, C) statistics, like BatchNorm, and allocates only its output and dx (on CPU every fresh
 full-size buffer costs page faults). Every op covers all groups at once through a (gm, M/gm, C, S)
-view, so the cost does not grow with gm. For contiguous inputs the apply and backward passes run
-ATen's BatchNorm kernels over the (sample, channel) rows (`rows.py`); SeqNorm runs entirely from
-per-row moments (`seq_moments.py`). Statistics are fp32 for fp16/bf16 inputs.
+view, so the cost does not grow with gm. For contiguous inputs GhostNorm's apply and backward passes
+run ATen's BatchNorm kernels over the (sample, channel) rows (`rows.py`). SeqNorm runs entirely from
+per-row moments (`seq_moments.py`), contiguous or channels_last, for fp32/fp64 inputs. Statistics are
+fp32 for fp16/bf16 inputs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
 from seqnorm_repro.norms.reference import stats_dtype
-from seqnorm_repro.norms.rows import as_rows, rows_affine, rows_backward
+from seqnorm_repro.norms.rows import as_rows, has_rows, rows_affine, rows_backward
 from seqnorm_repro.norms.seq_moments import SeqNormFunction
 
 
@@ -143,10 +144,10 @@ def seq_norm_fused(
     x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`: from per-row
-    moments for contiguous fp32/fp64 inputs, else ATen's GroupNorm then the fused GhostNorm."""
+    moments for fp32/fp64 inputs with a spatial axis, else ATen's GroupNorm then the fused GhostNorm."""
     weight, bias = affine_params(x, weight, bias)
-    if as_rows(x) is not None and x.dtype == stats_dtype(x):
-        return SeqNormFunction.apply(x, weight, bias, gc, gm, eps)
+    if x.dtype == stats_dtype(x) and has_rows(dense_x := dense(x)):
+        return SeqNormFunction.apply(dense_x, weight, bias, gc, gm, eps)
     grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)
     y, mean, var = ghost_norm_fused(grouped, gm, weight, bias, eps)
     return y.to(x.dtype), mean, var

@@ -1,9 +1,11 @@
-"""ATen's BatchNorm kernels over the (sample, channel) rows of a contiguous (M, C, *) tensor.
+"""Full-size passes over the (sample, channel) rows of a (M, C, *) tensor: one value per row of each map.
 
-Viewed as a (1, M*C, S) BatchNorm input, every (sample, channel) pair is a "channel", so the eval-mode
-kernels apply any per-row affine map in one pass, and the eval-mode backward gives dy * slope with the
-per-row sums of dy and dy * (x - mean) in one pass, with no temporaries. With running_var = 1 and
-eps = 0 the kernels' inverse standard deviation is exactly 1, so the maps below are exact.
+Contiguous tensors use ATen's BatchNorm kernels: viewed as a (1, M*C, S) BatchNorm input, every (sample,
+channel) pair is a "channel", so the eval-mode kernels apply any per-row affine map in one pass, and the
+eval-mode backward gives dy * slope with the per-row sums of dy and dy * (x - mean) in one pass, with no
+temporaries. With running_var = 1 and eps = 0 the kernels' inverse standard deviation is exactly 1, so the
+maps are exact. Channels-last-like tensors (channels innermost), which that view cannot take, use
+broadcasting torch ops over their (M, C, S) view, which keeps their layout.
 """
 
 from __future__ import annotations
@@ -20,8 +22,39 @@ def as_rows(t: Tensor) -> Tensor | None:
     return t.view(1, rows, -1)
 
 
+def has_rows(t: Tensor) -> bool:
+    """Whether the row passes take t: (M, C, S > 1), contiguous or channels-last-like."""
+    return t.dim() >= 3 and t.numel() > t.shape[0] * t.shape[1] and (t.is_contiguous() or _channels_last(t))
+
+
+def _channels_last(t: Tensor) -> bool:
+    return t.movedim(1, -1).is_contiguous()
+
+
+def _row_view(t: Tensor) -> Tensor:
+    """(M, C, S): a view for the layouts `has_rows` takes."""
+    return t.view(*t.shape[:2], -1)
+
+
+def in_layout_of(dy: Tensor, x: Tensor) -> Tensor:
+    """dy with x's strides (the row passes address both alike): a copy only where they differ."""
+    return dy if dy.stride() == x.stride() else torch.empty_like(x).copy_(dy)
+
+
+def row_sum_of_squares(centred: Tensor) -> Tensor:
+    """Per-row sum of squares of an (M, C, S) view: ATen's norm kernel along a contiguous S (the fast
+    case), a dot product of each row with itself along a strided one (the norm kernel is slow there)."""
+    if centred.stride(-1) == 1:
+        return torch.linalg.vector_norm(centred, dim=-1).square_()
+    return torch.linalg.vecdot(centred, centred, dim=-1)
+
+
 def rows_affine(x: Tensor, mean: Tensor, slope: Tensor, shift: Tensor, out: Tensor) -> None:
     """out = (x - mean) * slope + shift, each of mean, slope, shift one value per (M, C) row."""
+    if not x.is_contiguous():  # one broadcasting pass, in the alpha * x + beta form of ATen's kernel
+        offset = (shift - mean * slope).unsqueeze(-1)
+        torch.addcmul(offset, _row_view(x), slope.unsqueeze(-1), out=_row_view(out))
+        return
     ones = torch.ones_like(mean.reshape(-1))
     empty = mean.new_empty(0)
     torch.ops.aten.native_batch_norm.out(
@@ -31,7 +64,15 @@ def rows_affine(x: Tensor, mean: Tensor, slope: Tensor, shift: Tensor, out: Tens
 
 
 def rows_backward(x: Tensor, dy: Tensor, mean: Tensor, slope: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(dy * slope, per-row sum(dy), per-row sum(dy * (x - mean))); the sums shaped (M, C)."""
+    """(dy * slope, per-row sum(dy), per-row sum(dy * (x - mean))); the sums shaped (M, C); dy in x's
+    layout."""
+    if not x.is_contiguous():  # x - mean in the output's buffer, its dot product with dy, then dy * slope
+        scaled = torch.empty_like(x)
+        rows, dy_rows = _row_view(scaled), _row_view(dy)
+        centred = torch.sub(_row_view(x), mean.unsqueeze(-1), out=rows)
+        sum_dy_centred = torch.linalg.vecdot(centred, dy_rows, dim=-1)
+        torch.mul(dy_rows, slope.unsqueeze(-1), out=rows)
+        return scaled, dy_rows.sum(-1), sum_dy_centred
     ones = torch.ones_like(mean.reshape(-1))
     scaled_dy, sum_dy_centred, sum_dy = torch.ops.aten.native_batch_norm_backward(
         as_rows(dy), as_rows(x), slope.reshape(-1), mean.reshape(-1), ones, None, None, False, 0.0,

@@ -4,7 +4,7 @@ GroupNorm is an affine map per (sample, channel), so the per-row mean and varian
 give GroupNorm's statistics, the per-row moments of its output and, from those, GhostNorm's
 statistics (Chan's parallel combination): SeqNorm is y = (x - mean_row) * slope_row + shift_row.
 The small (M, C) maths and its vector-Jacobian product are written out below; the full-size
-passes use ATen's BatchNorm kernels over the rows (`rows.py`). For contiguous fp32/fp64 inputs.
+passes are `rows.py`'s. For fp32/fp64 inputs, contiguous or channels-last-like.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
-from seqnorm_repro.norms.rows import rows_affine, rows_backward
+from seqnorm_repro.norms.rows import in_layout_of, row_sum_of_squares, rows_affine, rows_backward
 
 
 class SeqCoefficients:
@@ -68,7 +68,7 @@ class SeqCoefficients:
 
 
 class SeqNormFunction(torch.autograd.Function):
-    """SeqNorm training forward and backward for contiguous (M, C, S > 1) fp32/fp64 inputs."""
+    """SeqNorm training forward and backward for (M, C, S > 1) fp32/fp64 inputs that `rows.has_rows` takes."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, gc, gm, eps):
@@ -77,7 +77,7 @@ class SeqNormFunction(torch.autograd.Function):
         mean = flat.sum(-1) / size
         y = torch.empty_like(x)
         centred = torch.sub(flat, mean.unsqueeze(-1), out=y.view(flat.shape))  # y's buffer, for now
-        var = torch.linalg.vector_norm(centred, dim=-1).square_() / size
+        var = row_sum_of_squares(centred) / size
         coefficients = SeqCoefficients(mean, var, weight, bias, gc, gm, eps)
         rows_affine(x, mean, coefficients.slope, coefficients.shift, out=y)
         ctx.save_for_backward(x, weight, bias, mean, var)
@@ -92,7 +92,7 @@ class SeqNormFunction(torch.autograd.Function):
         x, weight, bias, mean, var = ctx.saved_tensors
         coefficients = SeqCoefficients(mean, var, weight, bias, *ctx.hyper)
         slope = coefficients.slope
-        dx, sum_dy, sum_dy_centred = rows_backward(x, dy.contiguous(), mean, slope)
+        dx, sum_dy, sum_dy_centred = rows_backward(x, in_layout_of(dy, x), mean, slope)
         grad_mean, grad_var, grad_weight, grad_bias = coefficients.vjp(sum_dy_centred, sum_dy)
         # y = (x - mean) * slope + shift: x enters directly, through mean (1/S) and var (2(x - mean)/S)
         size = x[0, 0].numel()

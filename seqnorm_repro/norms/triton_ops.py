@@ -27,6 +27,7 @@ from seqnorm_repro.norms import triton_kernels as kernels
 from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
 from seqnorm_repro.norms.fused import affine_params, dense
 from seqnorm_repro.norms.reference import stats_dtype
+from seqnorm_repro.norms.rows import in_layout_of
 
 # Triton decides when a @triton.jit function is defined (on import) whether it compiles or interprets it.
 INTERPRETED = triton.knobs.runtime.interpret
@@ -219,11 +220,6 @@ def _check(x: Tensor) -> None:
         raise ValueError(f"impl='triton' indexes with 32-bit offsets: input {tuple(x.shape)} is too large")
 
 
-def _as_layout_of(dy: Tensor, x: Tensor) -> Tensor:
-    """dy with x's strides (the kernels address both with x's): a copy only where they differ."""
-    return dy if dy.stride() == x.stride() else torch.empty_like(x).copy_(dy)
-
-
 _LIBRARY = torch.library.Library("seqnorm", "DEF")
 
 
@@ -355,7 +351,7 @@ class GhostNormTriton(torch.autograd.Function):
     @needs_dy
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, mean, var = ctx.saved_tensors
-        grads = _ghost_norm_backward(_as_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps)
+        grads = _ghost_norm_backward(in_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps)
         return *grads, None, None, None, None, None
 
 
@@ -500,7 +496,7 @@ class SeqNormTriton(torch.autograd.Function):
     @needs_dy
     def backward(ctx, dy, *_grad_stats):
         x, weight, *stats = ctx.saved_tensors
-        grads = _seq_norm_backward(_as_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
+        grads = _seq_norm_backward(in_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
         return *grads, None, None, None, None, None, None
 
 

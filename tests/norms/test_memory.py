@@ -25,8 +25,9 @@ def _saved_numel(layer: torch.nn.Module, x: torch.Tensor) -> int:
     [
         (GhostNorm(8, gm=4), torch.contiguous_format),
         (GhostNorm(8, gm=4), torch.channels_last),
-        (SeqNorm(8, gc=4, gm=4), torch.contiguous_format),  # channels_last SeqNorm falls back to
-    ],  # GroupNorm then GhostNorm, which keeps GroupNorm's output too
+        (SeqNorm(8, gc=4, gm=4), torch.contiguous_format),
+        (SeqNorm(8, gc=4, gm=4), torch.channels_last),
+    ],
 )
 def test_no_full_size_intermediate_is_saved(layer, memory_format):
     x = torch.randn(16, 8, 6, 6).contiguous(memory_format=memory_format).requires_grad_()

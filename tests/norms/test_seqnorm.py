@@ -59,6 +59,14 @@ def test_fused_matches_reference_float64(channels_last):
         torch.testing.assert_close(fused, reference, rtol=1e-10, atol=1e-10)
 
 
+def test_channels_last_stays_channels_last():
+    x = torch.randn(8, 4, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    y = SeqNorm(4, gc=2, gm=2)(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    y.backward(torch.randn_like(y))
+    assert x.grad.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_gradcheck_float64():
     leaves = _leaves(
         torch.randn(8, 4, 2, 2, dtype=torch.float64), torch.randn(4, dtype=torch.float64),
