@@ -37,7 +37,7 @@ def _row_view(t: Tensor) -> Tensor:
 
 
 def in_layout_of(dy: Tensor, x: Tensor) -> Tensor:
-    """dy with x's strides (the row passes address both alike): a copy only where they differ."""
+    """dy with x's strides, for the passes that address both with x's: a copy only where they differ."""
     return dy if dy.stride() == x.stride() else torch.empty_like(x).copy_(dy)
 
 
