@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.norms.fused import ghost_norm_fused, seq_norm_fused
-from seqnorm_repro.norms.reference import ghost_norm_reference, seq_norm_reference
+from seqnorm_repro.norms.reference import ghost_norm_reference, seq_norm_reference, unbiased_factor
 from seqnorm_repro.norms.validation import (
     check_channel_groups,
     check_ghost_batch,
@@ -151,9 +151,11 @@ class _RunningStatsNorm(nn.Module):
         return self.momentum
 
     @torch.no_grad()
-    def _update_running_stats(self, group_mean: Tensor, group_var: Tensor, count: int, factor: float) -> None:
+    def _update_running_stats(
+        self, group_mean: Tensor, group_var: Tensor, unbias: float, factor: float
+    ) -> None:
         """Momentum update with the mean over groups of the group means and unbiased variances."""
-        unbiased = group_var * (count / max(count - 1, 1))
+        unbiased = group_var * unbias
         self.running_mean.lerp_(group_mean.mean(0).to(self.running_mean.dtype), factor)
         self.running_var.lerp_(unbiased.mean(0).to(self.running_var.dtype), factor)
 
@@ -188,8 +190,7 @@ class _GhostBase(_RunningStatsNorm):
             y = self._normalise(x, impl, self.running_mean, self.running_var, factor)[0]
         else:
             y, group_mean, group_var = self._normalise(x, impl)
-            per_group = x.numel() // (self.gm * self.num_features)
-            self._update_running_stats(group_mean, group_var, per_group, factor)
+            self._update_running_stats(group_mean, group_var, unbiased_factor(x, self.gm), factor)
         self.num_batches_tracked.add_(1)  # once the batch went through: a failed call leaves no trace
         return y
 

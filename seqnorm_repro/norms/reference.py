@@ -41,6 +41,13 @@ def stats_dtype(x: Tensor) -> torch.dtype:
     return torch.promote_types(x.dtype, torch.float32)
 
 
+def unbiased_factor(x: Tensor, gm: int) -> float:
+    """n / (n - 1) for the n elements of one (ghost group, channel) of x: what the running variance, an
+    unbiased estimate as in BatchNorm, multiplies the groups' biased variances by."""
+    count = x.numel() // (gm * x.shape[1])
+    return count / max(count - 1, 1)
+
+
 def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     """Per-channel scale and shift of a (M, C, *) tensor."""
     shape = (1, -1) + (1,) * (y.dim() - 2)

@@ -23,16 +23,13 @@ def as_rows(t: Tensor) -> Tensor | None:
 
 
 def has_rows(t: Tensor) -> bool:
-    """Whether the row passes take t: (M, C, S > 1), contiguous or channels-last-like."""
-    return t.dim() >= 3 and t.numel() > t.shape[0] * t.shape[1] and (t.is_contiguous() or _channels_last(t))
-
-
-def _channels_last(t: Tensor) -> bool:
-    return t.movedim(1, -1).is_contiguous()
+    """Whether the row passes take t, a tensor in one of their layouts (contiguous or channels-last-like,
+    as `fused.dense` leaves it): it has a spatial axis, (M, C, S > 1)."""
+    return t.dim() >= 3 and t.numel() > t.shape[0] * t.shape[1]
 
 
 def _row_view(t: Tensor) -> Tensor:
-    """(M, C, S): a view for the layouts `has_rows` takes."""
+    """(M, C, S): a view for contiguous and channels-last-like layouts."""
     return t.view(*t.shape[:2], -1)
 
 

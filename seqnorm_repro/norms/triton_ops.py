@@ -26,7 +26,7 @@ from torch import Tensor
 from seqnorm_repro.norms import triton_kernels as kernels
 from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
 from seqnorm_repro.norms.fused import affine_params, dense
-from seqnorm_repro.norms.reference import stats_dtype
+from seqnorm_repro.norms.reference import stats_dtype, unbiased_factor
 from seqnorm_repro.norms.rows import in_layout_of
 
 # Triton decides when a @triton.jit function is defined (on import) whether it compiles or interprets it.
@@ -260,10 +260,9 @@ RUNNING = ("running_mean", "running_var")
 def _running_args(x: Tensor, gm: int, running_mean: Tensor | None, running_var: Tensor | None, factor: float):
     """The statistics kernels' running-update arguments: the buffers, the factor and the unbiased variance's
     n / (n - 1) for the n elements of a (ghost group, channel); no update without the buffers."""
-    count = x.numel() // (gm * x.shape[1])
     return {
         "running_mean_ptr": running_mean, "running_var_ptr": running_var, "factor": factor,
-        "unbias": count / max(count - 1, 1), "UPDATE_RUNNING": running_mean is not None,
+        "unbias": unbiased_factor(x, gm), "UPDATE_RUNNING": running_mean is not None,
     }  # fmt: skip
 
 
