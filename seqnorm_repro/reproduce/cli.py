@@ -26,6 +26,7 @@ from seqnorm_repro.reproduce.sweep import run_target
 from seqnorm_repro.reproduce.targets import SEEDS, Target, ablations, table1, table2, tuning_grid
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import atomic_write_text, write_json
+from seqnorm_repro.train.interrupt import exit_code
 
 TARGETS = {
     "table1": lambda: (table1(),),
@@ -65,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.aggregate_only:
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
-            run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
+            try:
+                run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
+            except KeyboardInterrupt as err:
+                print(
+                    f"interrupted: completed runs under {args.runs} are kept and an interrupted one resumes "
+                    "from its last.pt; run the same command again to go on",
+                    file=sys.stderr,
+                )
+                return exit_code(err)
         _aggregate(target, args, seeds, results_dir, command)
     return 0
 

@@ -23,6 +23,7 @@ from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import config_hash, read_json
 
 log = logging.getLogger(__name__)
+INTERRUPT_GRACE_S = 30
 
 
 def run_dir(runs_root: Path, target: Target, scale: str, row: Row, seed: int) -> Path:
@@ -93,7 +94,21 @@ def run_target(
             ]
             commands = [[*multirun, *sweep, *([f"hydra/launcher={launcher}"] if launcher else [])]]
         for command in commands:
-            done = subprocess.run(command, cwd=REPO_ROOT)
-            if done.returncode:  # the table lists the failed runs; the other rows still run
-                log.error("%s: %s exited with %d", target.name, row.label, done.returncode)
+            code = run_row_command(command)
+            if code:  # the table lists the failed runs; the other rows still run
+                log.error("%s: %s exited with %d", target.name, row.label, code)
     return launched
+
+
+def run_row_command(command: list[str]) -> int:
+    """Run a row's command; on Ctrl-C, which a terminal sends to it as well, give it time to mark its run
+    interrupted (subprocess.run would kill it after a quarter of a second), then stop it with SIGTERM."""
+    with subprocess.Popen(command, cwd=REPO_ROOT) as child:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            try:
+                child.wait(timeout=INTERRUPT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                child.terminate()  # the trainer takes SIGTERM as it takes Ctrl-C
+            raise

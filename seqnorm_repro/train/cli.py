@@ -19,6 +19,7 @@ from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train.checkpoint import CheckpointError
 from seqnorm_repro.train.distributed import launch_env
+from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
 from seqnorm_repro.train.run import run
 
 log = logging.getLogger("seqnorm_repro")
@@ -34,10 +35,13 @@ def _train(cfg: DictConfig) -> float:
     if not launch_env().is_main:
         logging.getLogger().setLevel(logging.WARNING)
     try:
-        return run(cfg)
+        with sigterm_raises():
+            return run(cfg)
     except (ConfigError, CheckpointError, DatasetNotFound) as err:
         log.error("%s", err)  # one line that says what to change, not a traceback through Hydra
         sys.exit(2)
+    except KeyboardInterrupt as err:  # the trainer has said how to resume; a -m sweep stops here too
+        sys.exit(exit_code(err))
 
 
 def main() -> None:

@@ -170,6 +170,14 @@ class Trainer:
                 for callback in self.callbacks:
                     extra.update(callback.on_fit_end(self))
                 results = self._results("completed", **extra)
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM under train.interrupt.sigterm_raises
+            self._write_results(self._results("interrupted", error=repr(err)[:500]))
+            then = f"resume from {self.checkpoint_dir / 'last.pt'}" if self.state.epoch else "start over"
+            log.warning(
+                "interrupted after %d of %d epochs: run the same command again to %s",
+                self.state.epoch, cfg.epochs, then,
+            )  # fmt: skip
+            raise
         except BaseException as err:
             self._write_results(self._results("failed", error=repr(err)[:500]))
             raise
@@ -207,6 +215,7 @@ class Trainer:
             if improved:
                 save_checkpoint(self.checkpoint_dir / "best.pt", checkpoint)
             write_jsonl(self.run_dir / "metrics.jsonl", state.history)
+            self._write_results(self._results("running"))  # right even if the process is killed next
         self.logger.log(row, step=state.step)
         log.info("epoch %d/%d %s", epoch + 1, self.cfg.trainer.epochs, _format(row))
 

@@ -1,8 +1,13 @@
 """`python train.py` as a user types it, and the offline W&B run it leaves."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
+
+import pytest
 
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
@@ -34,3 +39,36 @@ def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config):
     offline_runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1
     assert (tmp_path / "wandb_id.txt").read_text().strip() in offline_runs[0].name
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_says_how_to_resume(tmp_path, signum):
+    command = [sys.executable, "train.py", "trainer.progress=false", "logger=none", "trainer.epochs=1000"]
+    command.append(f"hydra.run.dir={tmp_path}")
+    log = tmp_path / "train.out"
+    with log.open("w") as out:
+        child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=out)
+        try:
+            deadline = time.monotonic() + 300
+            while (_read(tmp_path / "results.json").get("epochs_completed") or 0) < 1:
+                assert child.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            assert _read(tmp_path / "results.json")["status"] == "running"  # refreshed every epoch
+            child.send_signal(signum)
+            code = child.wait(timeout=120)
+        finally:
+            child.kill()
+    output = log.read_text()
+    assert code == 128 + signum, output
+    assert "Traceback" not in output
+    results = _read(tmp_path / "results.json")
+    epochs = len((tmp_path / "metrics.jsonl").read_text().splitlines())
+    assert results["status"] == "interrupted" and results["epochs_completed"] == epochs >= 1
+    assert f"interrupted after {epochs} of 1000 epochs: run the same command again to resume" in output
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:  # not yet written; write_json replaces the file whole, never half-written
+        return {}
