@@ -65,12 +65,20 @@ class ModelConfig:
     depth: int = 28  # wide_resnet: WRN-depth-widen_factor (the paper's WRN-28-10)
     widen_factor: int = 10
     library: str = "timm"  # resnet18: "timm" or "torchvision"
+    init: str = "library"  # resnet18: the library's own, or "nvidia_fanin" (NVIDIA's recipe, the paper's)
 
     def __post_init__(self) -> None:
         _require(self.name in MODELS, f"model.name={self.name!r} is not one of {MODELS}")
         _require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
         _require(
             self.library in ("timm", "torchvision"), f"model.library={self.library!r}: timm or torchvision"
+        )
+        _require(
+            self.init in ("library", "nvidia_fanin"), f"model.init={self.init!r}: library or nvidia_fanin"
+        )
+        _require(
+            self.init == "library" or self.name == "resnet18",
+            f"model.init={self.init} applies to model=resnet18 only; leave it at library",
         )
 
 

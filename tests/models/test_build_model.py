@@ -52,6 +52,31 @@ def test_torchvision_resnet18_rejects_non_rgb_input():
         build_model(ModelConfig(name="resnet18", library="torchvision"), BATCHNORM, 10, (1, 28, 28))
 
 
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+def test_resnet18_nvidia_fanin_init_is_nvidias_recipe(library):
+    """Kaiming fan_in convolutions and no norm weight at zero (timm's own init zeroes the last of each
+    residual branch, and draws convolutions with fan_out), whatever norm layer the network holds."""
+    torch.manual_seed(0)
+    ghost = norm_layer("ghostnorm", gm=2)
+    own = build_model(ModelConfig(name="resnet18", library=library), ghost, 10, (3, 224, 224))
+    nvidia = build_model(
+        ModelConfig(name="resnet18", library=library, init="nvidia_fanin"), ghost, 10, (3, 224, 224)
+    )
+    stem = nvidia.conv1.weight  # 3 -> 64 channels, 7x7: fan_in 147, fan_out 3136
+    assert stem.std().item() == pytest.approx((2 / 147) ** 0.5, rel=0.05)
+    assert own.conv1.weight.std().item() == pytest.approx((2 / 3136) ** 0.5, rel=0.05)
+    norms = [m for m in nvidia.modules() if type(m).__name__ == "GhostNorm"]
+    assert len(norms) == 20
+    assert all(bool((m.weight == 1).all() and (m.bias == 0).all()) for m in norms)
+    zeroed = [m for m in own.modules() if type(m).__name__ == "GhostNorm" and not m.weight.any()]
+    assert len(zeroed) == (8 if library == "timm" else 0)
+
+
+def test_model_init_other_than_the_library_s_is_for_resnet18_only():
+    with pytest.raises(ValueError, match=r"model.init=nvidia_fanin applies to model=resnet18 only"):
+        ModelConfig(name="resnet56", init="nvidia_fanin")
+
+
 def test_simplenet_is_linear_norm_relu_per_configured_width():
     model = build_model(ModelConfig(name="simplenet", hidden=[64, 32]), BATCHNORM, 10, (1, 28, 28))
     layers = list(model.layers)
