@@ -102,6 +102,8 @@ class Trainer:
             )
         self.total_steps = self.steps_per_epoch * trainer.epochs
         self.state = RunState(history=[])
+        # read once: the code this invocation runs, even if the checkout changes while it trains
+        self.provenance = {"git_commit": git_commit(), "hardware": hardware(device)}
 
     # ---------------------------------------------------------------- files
     @property
@@ -138,8 +140,7 @@ class Trainer:
             "status": status,
             "name": self.cfg.name,
             "config_hash": self.context.config_hash,
-            "git_commit": git_commit(),
-            "hardware": hardware(self.device),
+            **self.provenance,
             "epochs_completed": state.epoch,
             "epochs": self.cfg.trainer.epochs,
             "steps": state.step,
