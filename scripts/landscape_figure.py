@@ -19,6 +19,7 @@ from pathlib import Path
 from seqnorm_repro.config import ConfigError
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.landscape.figures import FIGURES, SCALES, reproduce_figure
+from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         ["python", "scripts/landscape_figure.py", *(argv if argv is not None else sys.argv[1:])]
     )
     try:
-        figure = reproduce_figure(
-            args.figure, out, runs, args.scale, args.dataset, args.data_dir, args.overrides, command
-        )
+        with sigterm_raises():
+            figure = reproduce_figure(
+                args.figure, out, runs, args.scale, args.dataset, args.data_dir, args.overrides, command
+            )
     except (ConfigError, DatasetNotFound) as err:  # one line saying what to change, as train.py
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # the interrupted run has said how far it got
+        print(
+            f"interrupted: run the same command again to resume; finished runs in {runs} are kept",
+            file=sys.stderr,
+        )
+        return exit_code(err)
     print(f"\n{figure['title']} -> {out / args.figure}.png")
     for curve in figure["curves"]:
         error = curve["test_error"]
