@@ -6,6 +6,7 @@ Every group of conf/ has one dataclass here; the yaml files only set values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,8 @@ class DatasetConfig:
             self.loader == "cpu" or self.name in ("cifar10", "cifar100"),
             f"dataset.loader=gpu holds CIFAR-10/100 only, not dataset={self.name}: use dataset.loader=cpu",
         )
-        _require(self.val_size >= 0, f"dataset.val_size={self.val_size} must be >= 0")
+        for key in ("val_size", "test_size", "split_seed"):
+            _require(getattr(self, key) >= 0, f"dataset.{key}={getattr(self, key)} must be >= 0")
         _require(self.num_workers >= 0, f"dataset.num_workers={self.num_workers} must be >= 0")
 
 
@@ -70,6 +72,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _require(self.name in MODELS, f"model.name={self.name!r} is not one of {MODELS}")
         _require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+        _require(all(width >= 1 for width in self.hidden), f"model.hidden={self.hidden}: widths must be >= 1")
+        _require(self.widen_factor >= 1, f"model.widen_factor={self.widen_factor} must be >= 1")
         _require(
             self.library in ("timm", "torchvision"), f"model.library={self.library!r}: timm or torchvision"
         )
@@ -110,6 +114,10 @@ class OptimConfig:
         _require(0 <= self.momentum < 1, f"optim.momentum={self.momentum} must be in [0, 1)")
         _require(self.weight_decay >= 0, f"optim.weight_decay={self.weight_decay} must be >= 0")
         _require(not self.nesterov or self.momentum > 0, "optim.nesterov=true needs optim.momentum > 0")
+        _require(
+            self.reference_batch is None or self.reference_batch >= 1,
+            f"optim.reference_batch={self.reference_batch} must be >= 1 (or null: lr is per batch)",
+        )
 
 
 @dataclass
@@ -131,6 +139,8 @@ class ScheduleConfig:
     def __post_init__(self) -> None:
         _require(self.name in SCHEDULES, f"schedule.name={self.name!r} is not one of {SCHEDULES}")
         _require(self.warmup_epochs >= 0 and self.cooldown_epochs >= 0, "schedule epochs must be >= 0")
+        for key in ("start_factor", "peak_factor", "end_factor"):
+            _require(getattr(self, key) >= 0, f"schedule.{key}={getattr(self, key)} must be >= 0")
 
 
 @dataclass
@@ -190,6 +200,13 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "eval_batch_size", "accumulate_steps"):
             _require(getattr(self, key) >= 1, f"trainer.{key}={getattr(self, key)} must be >= 1")
+        for key in ("limit_train_batches", "limit_eval_batches"):
+            value = getattr(self, key)
+            _require(value is None or value >= 1, f"trainer.{key}={value} must be >= 1 (or null: no limit)")
+        _require(
+            re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device) is not None,
+            f"trainer.device={self.device!r} is not one of auto, cpu, cuda, cuda:N, mps",
+        )
         _require(self.amp in AMP_MODES, f"trainer.amp={self.amp!r} is not one of {AMP_MODES}")
         _require(self.resume in ("auto", "never"), f"trainer.resume={self.resume!r}: auto or never")
         _require(

@@ -18,9 +18,9 @@ def stratified_split(labels: Sequence[int] | np.ndarray, sizes: dict[str, int], 
     The same labels and seed give the same split, and the first split does not depend on the later sizes.
     """
     labels = np.asarray(labels)
-    if sum(sizes.values()) > len(labels):
+    if sum(sizes.values()) >= len(labels):
         asked = " + ".join(f"{key}={size}" for key, size in sizes.items())
-        raise ConfigError(f"{asked} is more than the {len(labels)} samples available")
+        raise ConfigError(f"{asked} leaves none of the {len(labels)} samples available for training")
     rng = np.random.default_rng(seed)
     position = np.empty(len(labels))
     for label in np.unique(labels):

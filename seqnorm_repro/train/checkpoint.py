@@ -34,8 +34,9 @@ def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dic
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+        first_line = str(err).partition("\n")[0][:120]  # an empty file's EOFError has no message at all
         raise CheckpointError(
-            f"{path} is corrupt or unreadable ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+            f"{path} is corrupt or unreadable ({type(err).__name__}: {first_line}); "
             "delete it (best.pt may still be intact) or set trainer.resume=never to start over"
         ) from None
     if not isinstance(state, dict) or "model" not in state or "config_hash" not in state:

@@ -12,6 +12,8 @@ import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from seqnorm_repro.config import ConfigError, register_configs
@@ -30,6 +32,11 @@ register_configs()
 NON_MAIN_RANK_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout"]
 
 
+class JobFailed(RuntimeError):
+    """A sweep job's config, checkpoint or data error: an Exception, which Hydra records as the job's failure
+    before going on to the next job (sys.exit would end the whole sweep there)."""
+
+
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
 def _train(cfg: DictConfig) -> float:
     if not launch_env().is_main:
@@ -39,6 +46,8 @@ def _train(cfg: DictConfig) -> float:
             return run(cfg)
     except (ConfigError, CheckpointError, DatasetNotFound) as err:
         log.error("%s", err)  # one line that says what to change, not a traceback through Hydra
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise JobFailed(str(err)) from None  # Hydra runs the sweep's other jobs, then fails
         sys.exit(2)
     except KeyboardInterrupt as err:  # the trainer has said how to resume; a -m sweep stops here too
         sys.exit(exit_code(err))

@@ -16,7 +16,7 @@ from seqnorm_repro.config import Config, ConfigError, validate
 from seqnorm_repro.data import build_data
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
-from seqnorm_repro.tracking.run_files import config_hash, read_json, write_json
+from seqnorm_repro.tracking.run_files import config_hash, read_json
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger, make_logger
 from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.distributed import DistEnv, broadcast_object, init_distributed, launch_env, shutdown
@@ -54,7 +54,7 @@ def _run(
     config["paths"]["output_dir"] = str(run_dir)
     digest = config_hash(config)
     previous = read_json(run_dir / "results.json")
-    completed = previous is not None and previous.get("status") == "completed"
+    completed = isinstance(previous, dict) and previous.get("status") == "completed"
     if typed.trainer.resume == "auto" and completed and previous.get("config_hash") == digest:
         log.info("%s already completed with this config; not training again", run_dir)
         return _objective(previous)
@@ -85,11 +85,6 @@ def _run(
     )  # fmt: skip
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if data.val_indices:
-            write_json(
-                run_dir / "val_indices.json",
-                {"split_seed": typed.dataset.split_seed, "indices": data.val_indices},
-            )
     logger = (
         make_logger(typed.logger, run_dir, typed.name, config, typed.tags) if env.is_main else MetricsLogger()
     )
@@ -129,6 +124,10 @@ def _check_norm_fits_model(cfg: Config, plan: NormPlan) -> None:
             )
     except ValueError as err:
         raise ConfigError(f"norm={cfg.norm.name} does not fit model={cfg.model.name}: {err}") from None
+    except TypeError as err:  # a norm.* key this layer does not take, or one it needs left unset
+        raise ConfigError(
+            f"norm={cfg.norm.name} with {plan.params}: {err}; set only the norm.* keys this norm takes"
+        ) from None
 
 
 def _device(name: str, env: DistEnv) -> torch.device:

@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from seqnorm_repro.config import Config
+from seqnorm_repro.config import Config, ConfigError
 from seqnorm_repro.data import DataBundle
 from seqnorm_repro.tracking.provenance import git_commit, hardware
 from seqnorm_repro.tracking.run_files import write_json, write_jsonl
@@ -96,9 +96,9 @@ class Trainer:
         micro_batches = len(data.train) // trainer.accumulate_steps
         self.steps_per_epoch = min(micro_batches, trainer.limit_train_batches or micro_batches)
         if self.steps_per_epoch < 1:
-            raise ValueError(
-                f"the training set gives {len(data.train)} batches, fewer than trainer.accumulate_steps="
-                f"{trainer.accumulate_steps}: lower trainer.batch_size"
+            raise ConfigError(
+                f"the training split gives {len(data.train)} batches, fewer than trainer.accumulate_steps="
+                f"{trainer.accumulate_steps}: lower trainer.batch_size or dataset.val_size"
             )
         self.total_steps = self.steps_per_epoch * trainer.epochs
         self.state = RunState(history=[])
@@ -157,8 +157,13 @@ class Trainer:
     def fit(self, max_epochs: int | None = None) -> dict[str, Any]:
         """Train from the last checkpoint (if any) to cfg.trainer.epochs, or for at most `max_epochs`
         epochs in this call; returns what results.json says."""
-        self._resume()
+        self._resume()  # first: a checkpoint of another config stops the run before it writes anything
         self._write_results(self._results("running"))
+        if self.env.is_main and self.data.val_indices:
+            write_json(
+                self.run_dir / "val_indices.json",
+                {"split_seed": self.cfg.dataset.split_seed, "indices": self.data.val_indices},
+            )
         cfg = self.cfg.trainer
         stop = cfg.epochs if max_epochs is None else min(cfg.epochs, self.state.epoch + max_epochs)
         try:

@@ -69,6 +69,17 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
             r"not divisible by trainer.accumulate_steps",
         ),
         (["model=resnet56", "norm=seqnorm", "gc=32"], r"norm=seqnorm does not fit model=resnet56: .*gc=32"),
+        (["norm=batchnorm", "norm.gm=4"], r"norm=batchnorm with \{'gm': 4\}: .*set only the norm"),
+        (["norm=ghostnorm", "norm.gm=null"], r"norm=ghostnorm with .*set only the norm\.\* keys"),
+        (["dataset.test_size=-5"], r"dataset.test_size=-5 must be >= 0"),
+        (["dataset.split_seed=-1"], r"dataset.split_seed=-1 must be >= 0"),
+        (["schedule=cosine", "schedule.end_factor=-1"], r"schedule.end_factor=-1.0 must be >= 0"),
+        (["trainer.limit_train_batches=0"], r"trainer.limit_train_batches=0 must be >= 1 \(or null"),
+        (["trainer.limit_eval_batches=0"], r"trainer.limit_eval_batches=0 must be >= 1 \(or null"),
+        (["trainer.device=tpu"], r"trainer.device='tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
+        (["optim.reference_batch=0"], r"optim.reference_batch=0 must be >= 1"),
+        (["model.hidden=[512,-1]"], r"model.hidden=\[512, -1\]: widths must be >= 1"),
+        (["model=wrn28_10", "model.widen_factor=0"], r"model.widen_factor=0 must be >= 1"),
     ],
 )
 def test_bad_values_fail_before_any_data_loads(overrides, message, tmp_path):

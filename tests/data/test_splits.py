@@ -36,11 +36,13 @@ def test_first_split_does_not_depend_on_later_sizes():
     assert few_val[0] == stratified_split(LABELS, SIZES, seed=0)[0]
 
 
-def test_asking_for_more_than_there_is_names_the_keys():
+@pytest.mark.parametrize("val_size", [100, 200])
+def test_asking_for_all_there_is_or_more_names_the_keys(val_size):
     with pytest.raises(
-        ConfigError, match=r"dataset\.test_size=900 \+ dataset\.val_size=200 is more than the 1000"
+        ConfigError,
+        match=rf"dataset\.test_size=900 \+ dataset\.val_size={val_size} leaves none of the 1000 samples",
     ):
-        stratified_split(LABELS, {"dataset.test_size": 900, "dataset.val_size": 200}, seed=0)
+        stratified_split(LABELS, {"dataset.test_size": 900, "dataset.val_size": val_size}, seed=0)
 
 
 def test_mnist5k_default_split_has_3500_balanced_train_digits(make_bundle):

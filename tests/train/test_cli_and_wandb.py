@@ -33,6 +33,25 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_a_bad_job_of_a_sweep_fails_alone(tmp_path):
+    """Hydra's own rule: the other jobs still run, and the sweep exits non-zero at its end."""
+    sweep = [
+        "-m",
+        "norm=ghostnorm",
+        "gm=7,8",
+        "logger=none",
+        "trainer.epochs=1",
+        f"hydra.sweep.dir={tmp_path}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "train.py", *sweep], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode != 0
+    assert "[ERROR] - gm=7 does not divide the per-device batch of 128" in done.stdout + done.stderr
+    assert not (tmp_path / "0" / "results.json").exists()
+    assert json.loads((tmp_path / "1" / "results.json").read_text())["status"] == "completed"
+
+
 def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config):
     cfg = run_config(tmp_path, ["trainer.epochs=1"], logger="wandb")
     run(cfg)

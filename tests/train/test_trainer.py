@@ -55,9 +55,10 @@ def test_completed_run_is_not_trained_again(tmp_path, run_config):
     assert (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
 
 
-def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config):
+@pytest.mark.parametrize("content", [b"not a checkpoint", b""])
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config, content):
     run(run_config(tmp_path, []), max_epochs=1)
-    (tmp_path / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "checkpoints" / "last.pt").write_bytes(content)
     with pytest.raises(CheckpointError, match=r"last.pt is corrupt or unreadable .*trainer.resume=never"):
         run(run_config(tmp_path, []))
     # Finished work is untouched: the record still says incomplete and best.pt still loads.
@@ -65,10 +66,12 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config):
     torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
 
 
-def test_checkpoint_of_another_config_is_a_clear_error(tmp_path, run_config):
+def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_path, run_config):
     run(run_config(tmp_path, []), max_epochs=1)
+    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
     with pytest.raises(CheckpointError, match=r"written by a different config"):
-        run(run_config(tmp_path, ["optim.lr=0.1"]))
+        run(run_config(tmp_path, ["dataset.split_seed=5"]))  # another validation split, too
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == files
 
 
 def test_accumulation_mixup_smoothing_and_clipping_run(tmp_path, run_config):
