@@ -48,7 +48,8 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
 
 
 def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> nn.Module:
-    """The new layer on the BatchNorm's device and dtype, holding the state they share."""
+    """The new layer on the BatchNorm's device and dtype, holding the state they share, in its mode (train or
+    eval) and with its parameters' requires_grad, as torch's convert_sync_batchnorm keeps them."""
     cls = norm if isinstance(norm, type) else norm_class(norm)
     accepted = inspect.signature(cls).parameters.values()
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted)
@@ -63,4 +64,8 @@ def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> n
         new = make_norm(norm, bn.num_features, **kwargs)
     shared = new.state_dict().keys()
     new.load_state_dict({k: v for k, v in bn.state_dict().items() if k in shared}, strict=False)
+    new.train(bn.training)  # a model converted in eval mode keeps using its running statistics
+    for name, parameter in new.named_parameters(recurse=False):
+        if isinstance(getattr(bn, name, None), nn.Parameter):  # frozen affine parameters stay frozen
+            parameter.requires_grad_(getattr(bn, name).requires_grad)
     return new

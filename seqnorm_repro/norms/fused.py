@@ -145,7 +145,8 @@ def seq_norm_fused(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`: from per-row
     moments for fp32/fp64 inputs with a spatial axis, else ATen's GroupNorm then the fused GhostNorm."""
-    weight, bias = affine_params(x, weight, bias)
+    # fp32 parameters for the fp32 GroupNorm output below, also when a model cast to half holds fp16 ones
+    weight, bias = (p.to(stats_dtype(x)) for p in affine_params(x, weight, bias))
     if x.dtype == stats_dtype(x) and has_rows(dense_x := dense(x)):
         return SeqNormFunction.apply(dense_x, weight, bias, gc, gm, eps)
     grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)

@@ -17,10 +17,23 @@ _NOT_HASHED_TRAINER = {"resume", "progress"}
 _NOT_HASHED_DATASET = {"num_workers", "download"}
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and os.replace."""
+# The process's umask, read once at import (reading it means setting it, which is not thread-safe later).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def temp_file_beside(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new temp file in `path`'s folder, to os.replace onto `path`. Its mode is what
+    open() would give (0644 under umask 022), not mkstemp's 0600, so the run's other readers can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temp file in the same folder and os.replace."""
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
@@ -35,11 +48,12 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`, or None when the file is absent or unreadable."""
+    """The JSON object in `path`, or None when the file is absent, unreadable or holds no object."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from seqnorm_repro.tracking.run_files import temp_file_beside
 
 
 class CheckpointError(RuntimeError):
@@ -18,8 +19,7 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save to a temp file beside `path`, then os.replace: never a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file_beside(path)
     os.close(fd)
     try:
         torch.save(state, tmp)

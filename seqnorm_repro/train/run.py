@@ -54,7 +54,7 @@ def _run(
     config["paths"]["output_dir"] = str(run_dir)
     digest = config_hash(config)
     previous = read_json(run_dir / "results.json")
-    completed = isinstance(previous, dict) and previous.get("status") == "completed"
+    completed = previous is not None and previous.get("status") == "completed"
     if typed.trainer.resume == "auto" and completed and previous.get("config_hash") == digest:
         log.info("%s already completed with this config; not training again", run_dir)
         return _objective(previous)

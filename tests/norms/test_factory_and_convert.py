@@ -97,6 +97,18 @@ def test_convert_keeps_device_and_dtype():
     assert model[1].weight.dtype == model[1].running_mean.dtype == torch.float64
 
 
+@pytest.mark.parametrize("norm", sorted(PARAMS))
+def test_convert_keeps_eval_mode_and_frozen_parameters(norm):
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.BatchNorm2d(4)).eval()
+    model[2].train()
+    model[1].weight.requires_grad_(False)
+    convert_norm(model, norm, **PARAMS[norm])
+    assert [m.training for m in model] == [False, False, True]
+    if norm != "none":
+        assert not model[1].weight.requires_grad and model[1].bias.requires_grad
+        assert model[2].weight.requires_grad
+
+
 def test_sync_batchnorm_conversion_leaves_ghost_and_seq_norms_alone():
     model = nn.Sequential(nn.BatchNorm2d(4), GhostNorm(4, gm=2), SeqNorm(4, gc=2, gm=2))
     model = nn.SyncBatchNorm.convert_sync_batchnorm(model)

@@ -80,3 +80,22 @@ def test_low_precision_output_dtype_and_finite_stats():
     y = layer(torch.randn(8, 8, 4, 4, dtype=torch.bfloat16) * 3 + 50)
     assert y.dtype == torch.bfloat16
     assert torch.isfinite(layer.running_var).all()
+
+
+@pytest.mark.parametrize("layer", [GhostNorm, SeqNorm])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("shape", [(16, 8), (16, 8, 3, 3)])
+def test_a_model_cast_to_low_precision_trains_like_the_reference(layer, dtype, shape):
+    """`model.half()` (or timm's dtype=) makes the parameters half too; the fused path takes them."""
+    params = {"gm": 2} | ({"gc": 4} if layer is SeqNorm else {})
+    x = torch.randn(shape, dtype=dtype) * 3 + 5
+    outputs = []
+    for impl in ("fused", "reference"):
+        norm = layer(8, impl=impl, dtype=dtype, **params)
+        leaf = x.clone().requires_grad_()
+        y = norm(leaf)
+        y.float().square().sum().backward()
+        assert y.dtype == norm.weight.grad.dtype == dtype
+        outputs.append([y, leaf.grad, norm.weight.grad, norm.running_var])
+    for fused, reference in zip(*outputs, strict=True):
+        torch.testing.assert_close(fused.float(), reference.float(), rtol=2e-2, atol=2e-1)
