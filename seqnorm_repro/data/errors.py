@@ -1,4 +1,4 @@
-"""The one error a researcher meets when data is missing, worded so that it says what to do."""
+"""The errors a researcher meets when data is missing or unusable, worded so that they say what to do."""
 
 from __future__ import annotations
 
@@ -15,3 +15,8 @@ class DatasetNotFound(FileNotFoundError):
             f"{name} not found under {Path(root)}/ (expected {expected}) and {reason}: put the files there, "
             f"set {setting}, or run offline with dataset=mnist5k"
         )
+
+
+class DatasetUnusable(DatasetNotFound):
+    """Dataset files are there but cannot be used (a truncated file, folders that do not match): no usable
+    copy was found, so everything that stops on a missing dataset with one line stops on this too."""

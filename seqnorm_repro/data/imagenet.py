@@ -9,7 +9,7 @@ from pathlib import Path
 from torchvision.datasets import ImageFolder
 
 from seqnorm_repro.config import DatasetConfig, PathsConfig
-from seqnorm_repro.data.errors import DatasetNotFound
+from seqnorm_repro.data.errors import DatasetNotFound, DatasetUnusable
 from seqnorm_repro.data.source import Source
 from seqnorm_repro.data.stats import MEAN_STD
 
@@ -30,7 +30,13 @@ class ImageNetV2Folder(ImageFolder):
     """
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
-        classes = sorted((entry.name for entry in os.scandir(directory) if entry.is_dir()), key=int)
+        names = [e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith(".")]
+        if stray := sorted(name for name in names if not name.isdigit()):
+            raise DatasetUnusable(
+                f"{directory} holds folders that are not class indices ({', '.join(stray[:3])}): "
+                "ImageNetV2's class folders are named 0..999; move the others away"
+            )
+        classes = sorted(names, key=int)
         return classes, {name: int(name) for name in classes}
 
 
@@ -43,7 +49,7 @@ def load_imagenet(dataset: DatasetConfig, paths: PathsConfig) -> Source:
         raise DatasetNotFound.at(dataset.name, root, expected, "is never downloaded", "paths.imagenet_dir")
     train, val = ImageFolder(str(train_dir)), ImageFolder(str(val_dir))
     if val.classes != train.classes:
-        raise ValueError(
+        raise DatasetUnusable(
             f"{val_dir} has {len(val.classes)} class folders and {train_dir} {len(train.classes)}: "
             "val/ needs the same wnid folders (sort ImageNet's flat validation images into them)"
         )
@@ -54,7 +60,7 @@ def load_imagenet(dataset: DatasetConfig, paths: PathsConfig) -> Source:
             continue
         tests[key] = ImageNetV2Folder(str(root / folder))
         if max(tests[key].targets) >= len(train.classes):
-            raise ValueError(
+            raise DatasetUnusable(
                 f"{root / folder} has class folders beyond the {len(train.classes)} classes of train/"
             )
     mean, std = MEAN_STD["imagenet"]

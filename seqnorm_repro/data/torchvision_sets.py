@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ from torch.utils.data import Dataset
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST
 
 from seqnorm_repro.config import DatasetConfig, PathsConfig
-from seqnorm_repro.data.errors import DatasetNotFound
+from seqnorm_repro.data.errors import DatasetNotFound, DatasetUnusable
 from seqnorm_repro.data.source import Source
 from seqnorm_repro.data.splits import split_off_val
 from seqnorm_repro.data.stats import MEAN_STD
@@ -58,6 +59,12 @@ def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
                 " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
             )
         raise DatasetNotFound.at(dataset.name, root, f"{root / folder}/", reason, "paths.data_dir") from err
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:  # a truncated file md5 checks would catch
+        why = f"{type(err).__name__}: {str(err).partition(chr(10))[0][:120]}"
+        raise DatasetUnusable(
+            f"{dataset.name} files under {root / folder}/ are unreadable ({why}): "
+            "delete them and download them again"
+        ) from err
 
 
 def load_torchvision(dataset: DatasetConfig, paths: PathsConfig) -> Source:

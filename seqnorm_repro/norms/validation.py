@@ -32,7 +32,12 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
     if per_group < 2:
         raise ValueError(
             f"{layer}: gm={gm} leaves {per_group} sample per group for input shape {tuple(shape)}, "
-            f"and one sample cannot be normalised; use gm <= {batch // 2} or a larger batch"
+            "and one sample cannot be normalised; "
+            + (
+                f"use gm <= {batch // 2} or a larger batch"
+                if batch >= 2
+                else "use a batch of 2 or more samples"
+            )
         )
     if per_group < SMALLEST_PAPER_GROUP:
         warnings.warn(

@@ -1,12 +1,14 @@
 """ImageNet: wnid folders for train/val, ImageNetV2 class folders that are the class index."""
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 
 from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
 from seqnorm_repro.data import DatasetNotFound, build_data
+from seqnorm_repro.data.errors import DatasetUnusable
 
 AUGMENT = AugmentConfig(random_resized_crop=32, eval_resize=36, eval_crop=32)
 
@@ -58,3 +60,32 @@ def test_imagenet_without_val_folder_is_not_found(imagenet_root, tmp_path):
             eval_batch_size=8,
             seed=0,
         )
+
+
+def _imagenet_copy(imagenet_root: Path, tmp_path: Path) -> Path:
+    shutil.copytree(imagenet_root, tmp_path / "imagenet", symlinks=True)
+    return tmp_path / "imagenet"
+
+
+def _build(root: Path) -> None:
+    dataset = DatasetConfig(name="imagenet", num_workers=0)
+    build_data(dataset, AUGMENT, PathsConfig(imagenet_dir=str(root)), batch_size=8, eval_batch_size=8, seed=0)
+
+
+def test_imagenetv2_skips_hidden_folders_and_rejects_other_names(imagenet_root, tmp_path):
+    root = _imagenet_copy(imagenet_root, tmp_path)
+    v2 = root / "imagenetv2-top-images-format-val"
+    (v2 / ".ipynb_checkpoints").mkdir()
+    _build(root)
+    (v2 / "extra").mkdir()
+    with pytest.raises(DatasetUnusable, match=r"not class indices \(extra\): ImageNetV2's class folders"):
+        _build(root)
+
+
+def test_imagenet_val_missing_a_class_folder_is_one_line(imagenet_root, tmp_path):
+    root = _imagenet_copy(imagenet_root, tmp_path)
+    shutil.rmtree(root / "val" / "n00000003")
+    with pytest.raises(
+        DatasetUnusable, match=r"val has 11 class folders and .*train 12: val/ needs the same"
+    ):
+        _build(root)

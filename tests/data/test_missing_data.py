@@ -6,6 +6,7 @@ import pytest
 
 from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
 from seqnorm_repro.data import DatasetNotFound, build_data
+from seqnorm_repro.data.errors import DatasetUnusable
 
 AUGMENT = AugmentConfig(random_resized_crop=32, eval_crop=32)
 
@@ -44,4 +45,14 @@ def test_partial_cifar_folder_is_not_found(cifar10_root, tmp_path):
     shutil.copytree(cifar10_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(DatasetNotFound, match=r"^cifar10 not found under .*dataset\.download=false"):
+        _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), tmp_path)
+
+
+def test_truncated_cifar_file_is_one_line_saying_to_download_again(cifar10_root, tmp_path):
+    shutil.copytree(cifar10_root / "cifar-10-batches-py", tmp_path / "cifar-10-batches-py")
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:1000])  # md5 checks would catch it; they are off
+    with pytest.raises(
+        DatasetUnusable, match=r"^cifar10 files under .* are unreadable \(.*download them again$"
+    ):
         _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), tmp_path)

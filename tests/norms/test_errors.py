@@ -17,6 +17,9 @@ def test_one_sample_per_group():
         ValueError, match=r"SeqNorm\(4, gc=2, gm=8\): gm=8 leaves 1 sample per group.*use gm <= 4"
     ):
         SeqNorm(4, gc=2, gm=8)(torch.randn(8, 4))
+    evaluating = GhostNorm(4, gm=1, track_running_stats=False).eval()  # normalises its batch in eval too
+    with pytest.raises(ValueError, match=r"leaves 1 sample per group .*; use a batch of 2 or more samples$"):
+        evaluating(torch.randn(1, 4))
 
 
 def test_fewer_than_four_samples_per_group_warns():
