@@ -59,11 +59,11 @@ def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
                 " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
             )
         raise DatasetNotFound.at(dataset.name, root, f"{root / folder}/", reason, "paths.data_dir") from err
-    except (pickle.UnpicklingError, EOFError, ValueError) as err:  # a truncated file md5 checks would catch
-        why = f"{type(err).__name__}: {str(err).partition(chr(10))[0][:120]}"
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:  # truncated (md5 checks were off)
+        first_line = str(err).partition("\n")[0][:120]
         raise DatasetUnusable(
-            f"{dataset.name} files under {root / folder}/ are unreadable ({why}): "
-            "delete them and download them again"
+            f"{dataset.name} files under {root / folder}/ are unreadable "
+            f"({type(err).__name__}: {first_line}): delete them and download them again"
         ) from err
 
 

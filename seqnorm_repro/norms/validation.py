@@ -30,14 +30,10 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
         )
     per_group = batch // gm
     if per_group < 2:
+        fix = f"use gm <= {batch // 2} or a larger batch" if batch > 1 else "use a batch of 2 or more"
         raise ValueError(
             f"{layer}: gm={gm} leaves {per_group} sample per group for input shape {tuple(shape)}, "
-            "and one sample cannot be normalised; "
-            + (
-                f"use gm <= {batch // 2} or a larger batch"
-                if batch >= 2
-                else "use a batch of 2 or more samples"
-            )
+            f"and one sample cannot be normalised; {fix}"
         )
     if per_group < SMALLEST_PAPER_GROUP:
         warnings.warn(
