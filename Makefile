@@ -7,7 +7,8 @@ CONSTRAINTS := requirements/constraints.txt
 
 .PHONY: setup train test test-slow lint format bench-norms bench-host-overhead clean
 .PHONY: reproduce-figure2 reproduce-figure3 reproduce-figure6 reproduce-figure7 bench-landscape
-.PHONY: reproduce-table1 reproduce-table2 reproduce-ablations tune-seqnorm reproduce-example bench-ddp bench-train-step
+.PHONY: reproduce-table1 reproduce-table2 reproduce-ablations tune-seqnorm tune-imagenet reproduce-example
+.PHONY: bench-ddp bench-train-step
 .PHONY: gpu-checks
 
 # The venv is rebuilt when the dependencies change. torch and torchvision are installed first, at
@@ -83,6 +84,9 @@ reproduce-ablations: $(STAMP)  ## Appendix A.3: noisy BatchNorm std, dropout, Ra
 
 tune-seqnorm: $(STAMP)  ## Section 3.2: sequential GM-then-GC tuning vs the full grid, CIFAR-10
 	$(REPRODUCE) tune-seqnorm $(ARGS)
+
+tune-imagenet: $(STAMP)  ## Section 3.2: ImageNet 50-epoch runs, GhostNorm GM grid then SeqNorm GC grid at GM=4
+	$(REPRODUCE) tune-imagenet $(ARGS)
 
 reproduce-example: $(STAMP)  ## Section 2.2's ranking example -> results/example_section_2_2.md
 	$(BIN)/python scripts/reproduce.py example

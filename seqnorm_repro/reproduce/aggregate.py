@@ -76,8 +76,11 @@ def _cell(values: list[float], expected: int) -> str:
     return text if len(values) >= expected else f"{text} ({len(values)} of {expected})"
 
 
-def _paper(value: list[float] | None) -> str:
-    return "-" if value is None else f"{value[0]} ± {value[1]}"
+def _paper(value: list[float | None] | None) -> str:
+    """The paper's mean ± std; its ImageNet tuning runs give a mean alone."""
+    if value is None:
+        return "-"
+    return f"{value[0]}" if value[1] is None else f"{value[0]} ± {value[1]}"
 
 
 def _delta(values: list[float], paper: list[float] | None) -> str:

@@ -6,6 +6,7 @@ results/<table>.md and .json beside the paper's numbers (`make reproduce-table1`
     python scripts/reproduce.py table1 --launcher slurm hydra.launcher.partition=gpu
     python scripts/reproduce.py table1 --launcher torchrun --nproc 8     # one 8-GPU node
     python scripts/reproduce.py table1 --aggregate-only      # tables from the runs so far
+    python scripts/reproduce.py tune-imagenet                # Section 3.2's ImageNet 50-epoch tuning
     python scripts/reproduce.py example                      # Section 2.2, no training
 
 Running a target again trains only what is not completed (same config hash) and resumes what was
@@ -23,7 +24,15 @@ from pathlib import Path
 from seqnorm_repro.reproduce import aggregate, example, tuning
 from seqnorm_repro.reproduce.scales import SCALES, scale_overrides, write_smoke_data
 from seqnorm_repro.reproduce.sweep import run_target
-from seqnorm_repro.reproduce.targets import SEEDS, Target, ablations, table1, table2, tuning_grid
+from seqnorm_repro.reproduce.targets import (
+    SEEDS,
+    Target,
+    ablations,
+    imagenet_tuning,
+    table1,
+    table2,
+    tuning_grid,
+)
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import atomic_write_text, write_json
 from seqnorm_repro.train.interrupt import exit_code
@@ -33,6 +42,7 @@ TARGETS = {
     "table2": table2,
     "ablations": lambda: (ablations(),),
     "tune-seqnorm": lambda: (tuning_grid(),),
+    "tune-imagenet": lambda: (imagenet_tuning(),),
 }
 
 

@@ -120,6 +120,38 @@ def ablations() -> Target:
     )
 
 
+def imagenet_tuning() -> Target:
+    """ImageNet's 50-epoch tuning runs (Section 3.2): BatchNorm, GhostNorm over its GM grid, then SeqNorm
+    over its GC grid at the GM the paper kept from GhostNorm's runs (4); the paper reports the best of each.
+    """
+    spec = reported()["imagenet_tuning_50_epochs"]
+    ghost, seq = spec["ghostnorm_best"], spec["seqnorm_best"]
+    base = ("experiment=imagenet_resnet18_50ep",)
+
+    def paper(best: dict[str, Any], **setting: int) -> dict[str, Any]:
+        return {"val": [best["val"], None]} if all(best[k] == v for k, v in setting.items()) else {}
+
+    rows = [Row("BatchNorm", (*base, "norm=batchnorm"), {"val": [spec["batchnorm"], None]})]
+    rows += [
+        Row(f"GhostNorm (GM = {gm})", (*base, "norm=ghostnorm", f"gm={gm}"), paper(ghost, gm=gm))
+        for gm in ghost["grid"]
+    ]
+    rows += [
+        Row(
+            f"SeqNorm (GC = {gc}, GM = {seq['gm']})",
+            (*base, "norm=seqnorm", f"gc={gc}", f"gm={seq['gm']}"),
+            paper(seq, gc=gc),
+        )
+        for gc in seq["grid_gc"]
+    ]
+    return Target(
+        "tune_imagenet",
+        "Tuning on ImageNet, ResNet-18, 50 epochs (Section 3.2); the paper reports each norm's best only",
+        tuple(rows),
+        "imagenet",
+    )
+
+
 def tuning_grid() -> Target:
     """CIFAR-10 (Section 3.2): GhostNorm over the GM grid, and SeqNorm over the full GC x GM grid;
     the sequential strategy's runs are a subset of these (see tuning.py)."""

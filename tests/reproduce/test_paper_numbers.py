@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seqnorm_repro.reproduce import aggregate
 from seqnorm_repro.reproduce.paper import reported
-from seqnorm_repro.reproduce.targets import table1
+from seqnorm_repro.reproduce.targets import imagenet_tuning, table1
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "paper" / "reported.yaml"
 
@@ -29,3 +30,21 @@ def test_table1_has_the_papers_fourteen_rows_with_full_names():
     labels = [row.label for row in table1().rows]
     assert len(labels) == 14 and "SeqNorm (GC = 4, GM = 8)" in labels
     assert len({row.slug for row in table1().rows}) == 14
+
+
+def test_imagenet_tuning_runs_the_papers_grids_beside_its_three_best(tmp_path):
+    target = imagenet_tuning()
+    labels = [row.label for row in target.rows]
+    assert labels[:2] == ["BatchNorm", "GhostNorm (GM = 2)"] and len(labels) == 1 + 5 + 6
+    assert labels[-1] == "SeqNorm (GC = 64, GM = 4)"
+    assert all("experiment=imagenet_resnet18_50ep" in row.overrides for row in target.rows)
+    papers = {row.label: row.paper["val"] for row in target.rows if row.paper}
+    assert papers == {
+        "BatchNorm": [68.3, None],
+        "GhostNorm (GM = 4)": [69.2, None],
+        "SeqNorm (GC = 4, GM = 4)": [69.8, None],
+    }
+    markdown, _ = aggregate.render(
+        target, "paper", [0, 1], aggregate.collect(target, "paper", [0, 1], tmp_path), ""
+    )
+    assert "| BatchNorm | - | 68.3 | - |" in markdown and "| GhostNorm (GM = 2) | - | - | - |" in markdown
