@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from seqnorm_repro.tracking.run_files import temp_file_beside
 
 RECORDS_FILE = "landscape.npz"
 LAST_FRACTION = 0.25  # the summary's "late training": the last quarter of the probed steps
@@ -102,11 +103,10 @@ class LandscapeRecords:
 
     def save(self, path: Path) -> None:
         """landscape.npz, written atomically (temp file + rename) like every run file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-        os.close(fd)
+        fd, tmp = temp_file_beside(path)
         try:
-            np.savez(tmp, **self.arrays())
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **self.arrays())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

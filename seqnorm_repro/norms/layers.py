@@ -196,10 +196,13 @@ class _GhostBase(_RunningStatsNorm):
 
     def _impl_for(self, x: Tensor) -> str:
         """`auto` is the Triton kernels on CUDA tensors (where triton is installed), the fused torch ops
-        elsewhere."""
-        if self.impl == "auto":
-            return "triton" if x.is_cuda and HAS_TRITON else "fused"
-        return self.impl
+        elsewhere; under torch.compile, a channels_last CPU input takes the Figure 4 ops, which Inductor fuses
+        (the fused path writes into strided views through out=, which dynamo cannot trace)."""
+        if self.impl != "auto":
+            return self.impl
+        if x.is_cuda and HAS_TRITON:
+            return "triton"
+        return "reference" if torch.compiler.is_compiling() and not x.is_contiguous() else "fused"
 
     def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
         """y and the groups' mean and variance; `running` (running_mean, running_var, factor) only for

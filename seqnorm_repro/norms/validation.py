@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
+import torch
+
 # The paper never normalises over fewer than 4 samples (Section 3): "a ratio of 2 results in
 # large information corruption, i.e. all activations are reduced to either 1 or -1 values".
 SMALLEST_PAPER_GROUP = 4
@@ -35,7 +37,7 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
             f"{layer}: gm={gm} leaves {per_group} sample per group for input shape {tuple(shape)}, "
             f"and one sample cannot be normalised; {fix}"
         )
-    if per_group < SMALLEST_PAPER_GROUP:
+    if per_group < SMALLEST_PAPER_GROUP and not torch.compiler.is_compiling():  # dynamo cannot trace warn
         warnings.warn(
             f"{layer}: gm={gm} normalises over {per_group} samples per group (input shape "
             f"{tuple(shape)}); the paper never goes below {SMALLEST_PAPER_GROUP}",

@@ -7,20 +7,25 @@ from torch import nn
 from seqnorm_repro.norms import make_norm
 
 
+@pytest.mark.filterwarnings("ignore:.*normalises over 2 samples")  # eager warns; compiled cannot
+@pytest.mark.parametrize("batch", [16, 8])  # 4 and 2 samples per group
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize(("name", "params"), [("ghostnorm", {"gm": 4}), ("seqnorm", {"gc": 2, "gm": 4})])
-def test_compiled_model_matches_eager(name, params):
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), make_norm(name, 4, **params), nn.ReLU())
+def test_compiled_model_matches_eager(name, params, layout, batch):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), make_norm(name, 4, **params), nn.ReLU(inplace=True))
+    model = model.to(memory_format=layout)
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
-    x = torch.randn(16, 3, 6, 6)
+    x = torch.randn(batch, 3, 6, 6).contiguous(memory_format=layout)
     eager_out = model(x)
     eager_out.square().sum().backward()
     eager_grads = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     compiled_out = compiled(x)
     compiled_out.square().sum().backward()
-    torch.testing.assert_close(compiled_out, eager_out)
+    # channels_last compiles the Figure 4 ops, not the fused path: the same sums in another order
+    torch.testing.assert_close(compiled_out, eager_out, rtol=1e-4, atol=1e-4)
     for param, expected in zip(model.parameters(), eager_grads, strict=True):
-        torch.testing.assert_close(param.grad, expected)
+        torch.testing.assert_close(param.grad, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_inductor_compiles_ghostnorm():
