@@ -11,11 +11,14 @@ from seqnorm_repro.config import ConfigError
 
 
 def stratified_split(labels: Sequence[int] | np.ndarray, sizes: dict[str, int], seed: int) -> list[list[int]]:
-    """Disjoint, class-balanced sorted index lists of `sizes` (config key -> size), then the rest.
+    """Disjoint, class-balanced index lists of `sizes` (config key -> size), then the rest, sorted.
 
     Each class's indices are shuffled and spread evenly through one ordering (the j-th of a class of n sits
     at (j + 0.5) / n), so every run of that ordering holds each class in proportion, to about one sample.
-    The same labels and seed give the same split, and the first split does not depend on the later sizes.
+    The sized parts (validation, test) keep that order, so that any prefix of them, such as the batches
+    trainer.limit_eval_batches evaluates, does too: sorted, a class-ordered dataset such as mnist5k's
+    would put one digit first. The same labels and seed give the same split, and the first split does
+    not depend on the later sizes.
     """
     labels = np.asarray(labels)
     if sum(sizes.values()) >= len(labels):
@@ -27,8 +30,8 @@ def stratified_split(labels: Sequence[int] | np.ndarray, sizes: dict[str, int], 
         members = rng.permutation(np.flatnonzero(labels == label))
         position[members] = (np.arange(len(members)) + 0.5) / len(members)
     order = np.lexsort((rng.random(len(labels)), position))  # ties between classes broken at random
-    parts = np.split(order, np.cumsum(list(sizes.values())))
-    return [sorted(part.tolist()) for part in parts]
+    *sized, rest = np.split(order, np.cumsum(list(sizes.values())))
+    return [part.tolist() for part in sized] + [sorted(rest.tolist())]
 
 
 def split_off_val(

@@ -21,6 +21,16 @@ def test_split_sizes_and_class_proportions():
         assert np.abs(counts - share * len(part)).max() <= 1.5
 
 
+def test_every_prefix_of_a_sized_split_holds_the_classes_in_proportion():
+    ordered = np.sort(LABELS)  # a dataset stored class by class, as mnist5k's is
+    test, val, rest = stratified_split(ordered, SIZES, seed=0)
+    share = np.bincount(ordered, minlength=10) / len(ordered)
+    for prefix in (test[:20], test[:50], val[:30]):
+        counts = np.bincount(ordered[prefix], minlength=10)
+        assert np.abs(counts - share * len(prefix)).max() <= 1.5
+    assert rest == sorted(rest)  # the training split's order, which its shuffle starts from
+
+
 def test_splits_are_disjoint_and_cover_every_sample():
     parts = stratified_split(LABELS, SIZES, seed=0)
     assert sorted(i for part in parts for i in part) == list(range(len(LABELS)))
