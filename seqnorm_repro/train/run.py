@@ -57,6 +57,13 @@ def _run(
     completed = previous is not None and previous.get("status") == "completed"
     if typed.trainer.resume == "auto" and completed and previous.get("config_hash") == digest:
         log.info("%s already completed with this config; not training again", run_dir)
+        ran_on = (previous.get("norm_groups") or {}).get("world_size", env.world_size)
+        if ran_on != env.world_size:  # the hash leaves the process count out; say so where it differs
+            log.warning(
+                "it ran on %d process(es) and this launch has %d (see norm_groups in its results.json); "
+                "train in a new directory to repeat it here",
+                ran_on, env.world_size,
+            )  # fmt: skip
         return _objective(previous)
     _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
     data = build_data(

@@ -26,7 +26,7 @@ from seqnorm_repro.tracking.provenance import git_commit, hardware
 from seqnorm_repro.tracking.run_files import write_json, write_jsonl
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.callbacks import Callback
-from seqnorm_repro.train.checkpoint import load_checkpoint, save_checkpoint
+from seqnorm_repro.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from seqnorm_repro.train.distributed import DistEnv, all_reduce_sum, broadcast_buffers
 from seqnorm_repro.train.optim import base_lr, build_optimizer
 from seqnorm_repro.train.schedules import lr_factor
@@ -119,6 +119,7 @@ class Trainer:
             "callbacks": [callback.state_dict() for callback in self.callbacks],
             "config": self.context.config,
             "config_hash": self.context.config_hash,
+            "samples_per_group": self.context.norm_groups.get("samples_per_group"),
         }
 
     def _resume(self) -> None:
@@ -126,6 +127,7 @@ class Trainer:
         if self.cfg.trainer.resume != "auto" or not last.exists():
             return
         checkpoint = load_checkpoint(last, self.context.config_hash, self.device)
+        self._check_same_groups(last, checkpoint.get("samples_per_group"))
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scaler.load_state_dict(checkpoint["scaler"])
@@ -133,6 +135,17 @@ class Trainer:
         for callback, state in zip(self.callbacks, checkpoint["callbacks"], strict=True):
             callback.load_state_dict(state)
         log.info("resumed from %s after epoch %d (step %d)", last, self.state.epoch, self.state.step)
+
+    def _check_same_groups(self, last: Path, saved: dict[str, int] | None) -> None:
+        """The config hash leaves out the process count, which (without paper_device_batch) sets the samples
+        per normalisation group: resuming on another count would train one run with two group sizes."""
+        now = self.context.norm_groups.get("samples_per_group")
+        if saved is not None and now is not None and sorted(saved.values()) != sorted(now.values()):
+            raise CheckpointError(
+                f"{last} was trained with {saved} samples per normalisation group and this launch "
+                f"({self.env.world_size} process(es)) makes {now}: launch it as before, or train in a new "
+                "directory (hydra.run.dir=...) or with trainer.resume=never"
+            )
 
     def _results(self, status: str, **extra: Any) -> dict[str, Any]:
         state = self.state

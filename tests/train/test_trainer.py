@@ -55,6 +55,15 @@ def test_completed_run_is_not_trained_again(tmp_path, run_config):
     assert (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
 
 
+def test_a_run_completed_on_another_process_count_is_kept_with_a_warning(tmp_path, run_config, caplog):
+    first = run(run_config(tmp_path, []))
+    results = json.loads((tmp_path / "results.json").read_text())
+    results["norm_groups"]["world_size"] = 2  # as torchrun --nproc_per_node=2 would have written it
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert run(run_config(tmp_path, [])) == first
+    assert "it ran on 2 process(es) and this launch has 1" in caplog.text
+
+
 @pytest.mark.parametrize("content", [b"not a checkpoint", b""])
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config, content):
     run(run_config(tmp_path, []), max_epochs=1)
@@ -72,6 +81,19 @@ def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_p
     with pytest.raises(CheckpointError, match=r"written by a different config"):
         run(run_config(tmp_path, ["dataset.split_seed=5"]))  # another validation split, too
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == files
+
+
+def test_resuming_with_other_samples_per_group_is_a_clear_error(tmp_path, run_config):
+    """As a checkpoint from 2 processes would be, when gm counts groups per device (no paper preset)."""
+    run(run_config(tmp_path, ["norm=ghostnorm", "gm=8"]), max_epochs=1)
+    last = tmp_path / "checkpoints" / "last.pt"
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["samples_per_group"] == {"GhostNorm": 32}  # batch 256 / gm 8
+    torch.save({**checkpoint, "samples_per_group": {"GhostNorm": 16}}, last)
+    with pytest.raises(
+        CheckpointError, match=r"trained with \{'GhostNorm': 16\} samples per normalisation group"
+    ):
+        run(run_config(tmp_path, ["norm=ghostnorm", "gm=8"]))
 
 
 def test_accumulation_mixup_smoothing_and_clipping_run(tmp_path, run_config):
