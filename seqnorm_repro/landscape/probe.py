@@ -19,6 +19,7 @@ from torch.func import functional_call
 from seqnorm_repro.config import LandscapeConfig
 from seqnorm_repro.landscape.records import RECORDS_FILE, LandscapeRecords
 from seqnorm_repro.train.callbacks import Callback
+from seqnorm_repro.train.distributed import all_reduce_sum
 
 if TYPE_CHECKING:
     from seqnorm_repro.train.trainer import Trainer
@@ -70,6 +71,8 @@ class LossLandscapeProbe(Callback):
             relative_to_lr=self.cfg.mode == "schedule",
             autocast=trainer.autocast,
         )
+        if trainer.env.distributed:  # each process probed its equal slice of the batch: the batch's loss
+            losses = all_reduce_sum(losses) / trainer.env.world_size  # is the mean of theirs
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         etas = [s * lr for s in scales] if self.cfg.mode == "schedule" else scales
         self.records.add(trainer.state.step, lr, etas, losses)

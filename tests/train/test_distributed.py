@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 import torch
 
+from seqnorm_repro.landscape.records import RECORDS_FILE, load_records
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 
@@ -50,6 +52,16 @@ def _assert_same_step(a: Path, b: Path) -> None:
     assert _train_loss(a) == pytest.approx(_train_loss(b), rel=1e-5)
     for key, value in _parameters(a).items():  # SGD: equal weights after one step = equal gradients
         torch.testing.assert_close(_parameters(b)[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_the_landscape_probe_sees_the_whole_batch_of_every_process(tmp_path, run_config):
+    """2 processes of BatchNorm are GhostNorm gm=2 on one: the same update, so the same probe losses."""
+    probe = ["landscape=mnist", "landscape.test_every_epoch=false"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    run(run_config(one, [*ONE_STEP, *probe, "norm=ghostnorm", "gm=2"]))
+    torchrun(two, *ONE_STEP, *probe, "norm=batchnorm")
+    losses = [load_records(directory / RECORDS_FILE)["loss"] for directory in (one, two)]
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
 
 
 def test_three_ghostnorm_implementations_give_the_same_step(tmp_path, run_config):
