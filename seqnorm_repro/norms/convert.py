@@ -55,6 +55,8 @@ def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> n
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted)
     names = {p.name for p in accepted}
     inherited = {k: getattr(bn, k) for k in _INHERITED if takes_any or k in names}
+    if bn.affine and bn.bias is None and (takes_any or "bias" in names):  # nn.BatchNorm2d(..., bias=False)
+        inherited["bias"] = False
     tensor = bn.weight if bn.weight is not None else bn.running_mean
     placement = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
     kwargs = {**inherited, **placement, **params}
