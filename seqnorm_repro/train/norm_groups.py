@@ -40,21 +40,29 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
     """The layer and parameters each device builds; ConfigError if the groups cannot be formed."""
     trainer = cfg.trainer
     micro = trainer.batch_size // (world_size * trainer.accumulate_steps)
+    split = (
+        f"trainer.batch_size={trainer.batch_size} / {world_size} processes / trainer.accumulate_steps="
+        f"{trainer.accumulate_steps}"
+    )
     if micro * world_size * trainer.accumulate_steps != trainer.batch_size:
-        raise ConfigError(
-            f"trainer.batch_size={trainer.batch_size} does not split over {world_size} processes x "
-            f"trainer.accumulate_steps={trainer.accumulate_steps}"
-        )
+        raise ConfigError(f"{split} is not a whole per-device batch")
     name, params, note = cfg.norm.name, cfg.norm.params(), ""
     keeps_paper_groups = name in (*_GHOSTED, "batchnorm") and not (name == "batchnorm" and trainer.sync_bn)
     if cfg.paper_device_batch is not None and keeps_paper_groups:
-        paper_gm = params.get("gm", 1)
-        per_group = _exact(
-            cfg.paper_device_batch, paper_gm, f"paper_device_batch={cfg.paper_device_batch}", "gm"
-        )
-        gm = _exact(
-            micro, per_group, f"the per-device batch of {micro}", f"the paper's {per_group} samples per group"
-        )
+        paper_gm, paper_batch = params.get("gm", 1), cfg.paper_device_batch
+        if paper_batch % paper_gm or paper_batch // paper_gm < 2:
+            raise ConfigError(
+                f"gm={paper_gm} counts groups per paper_device_batch={paper_batch} samples (the paper's "
+                f"per-GPU batch, kept by this preset): choose a gm that divides {paper_batch}, at most "
+                f"{paper_batch // 2}"
+            )
+        per_group = paper_batch // paper_gm
+        if micro % per_group:
+            raise ConfigError(
+                f"the per-device batch of {micro} ({split}) cannot be split into groups of the paper's "
+                f"{per_group} samples: change gm, trainer.batch_size or trainer.accumulate_steps"
+            )
+        gm = micro // per_group
         paper_groups = f"gm={paper_gm} per {cfg.paper_device_batch} samples"
         note = f"the paper's {per_group} samples per group ({paper_groups})"
         if name == "batchnorm" and gm > 1:
@@ -66,21 +74,12 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
         gm = params["gm"]
         if micro % gm:
             raise ConfigError(
-                f"gm={gm} does not divide the per-device batch of {micro} (trainer.batch_size="
-                f"{trainer.batch_size} / {world_size} processes / trainer.accumulate_steps="
-                f"{trainer.accumulate_steps}); choose a gm that divides {micro}"
+                f"gm={gm} does not divide the per-device batch of {micro} ({split}); choose a gm that "
+                f"divides {micro}"
             )
         if micro // gm < 2:
             raise ConfigError(f"gm={gm} leaves {micro // gm} sample per group; use gm <= {micro // 2}")
     return NormPlan(name, params, micro, world_size, note)
-
-
-def _exact(total: int, parts: int, what: str, by: str) -> int:
-    if parts < 1 or total % parts or total < parts:
-        raise ConfigError(
-            f"{what} cannot be split into groups of {by} ({parts}): change gm or trainer.batch_size"
-        )
-    return total // parts
 
 
 def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:

@@ -64,6 +64,18 @@ def test_without_the_preset_gm_counts_groups_per_forward_pass():
 
 def test_a_device_batch_smaller_than_the_papers_group_is_a_config_error():
     with pytest.raises(
-        ConfigError, match=r"per-device batch of 32 cannot be split into groups of the paper's 64"
+        ConfigError,
+        match=r"per-device batch of 32 \(trainer.batch_size=256 / 8 processes / trainer.accumulate_steps=1\) "
+        r"cannot be split into groups of the paper's 64 samples: change gm, trainer.batch_size or "
+        r"trainer.accumulate_steps",
     ):
         _plan([*CIFAR, "norm=batchnorm", "trainer.batch_size=256"], world_size=8)
+
+
+@pytest.mark.parametrize("gm", [64, 3])
+def test_a_paper_gm_that_leaves_no_group_names_the_paper_batch_not_the_translated_gm(gm):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^gm={gm} counts groups per paper_device_batch=64 samples .*divides 64, at most 32$",
+    ):
+        _plan([*CIFAR, "norm=ghostnorm", f"gm={gm}"], world_size=1)
