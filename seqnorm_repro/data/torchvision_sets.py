@@ -46,25 +46,44 @@ _SETS: dict[str, tuple[type[Dataset], type[Dataset], str, int]] = {
 }
 
 
+# How torchvision's MNIST and CIFAR begin the RuntimeErrors they raise when files are absent or a
+# download failed; any other RuntimeError comes from reading files that are there.
+_TORCHVISION_MISSING = ("Dataset ", "Error downloading")
+
+
 def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
     """One split as (PIL image, label) pairs; a missing or unreadable download becomes DatasetNotFound."""
     checked, unchecked, folder, _ = _SETS[dataset.name]
     cls = checked if dataset.verify_checksums else unchecked
     try:
         return cls(str(root), train=train, download=dataset.download)
-    except (OSError, RuntimeError) as err:  # torchvision: RuntimeError when missing; URLError when offline
-        reason = "could not be downloaded" if dataset.download else "dataset.download=false"
-        if dataset.verify_checksums and cls is not unchecked and (root / folder).is_dir():
-            reason += (
-                " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
-            )
-        raise DatasetNotFound.at(dataset.name, root, f"{root / folder}/", reason, "paths.data_dir") from err
-    except (pickle.UnpicklingError, EOFError, ValueError) as err:  # truncated (md5 checks were off)
-        first_line = str(err).partition("\n")[0][:120]
-        raise DatasetUnusable(
-            f"{dataset.name} files under {root / folder}/ are unreadable "
-            f"({type(err).__name__}: {first_line}): delete them and download them again"
-        ) from err
+    except RuntimeError as err:
+        if not str(err).startswith(_TORCHVISION_MISSING):  # e.g. MNIST reshaping a truncated IDX file
+            raise _unreadable(dataset.name, root / folder, err) from err
+        raise _not_found(dataset, root, folder, cls is not unchecked) from err
+    except OSError as err:  # URLError when offline
+        raise _not_found(dataset, root, folder, cls is not unchecked) from err
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:  # truncated CIFAR (md5 checks were off)
+        raise _unreadable(dataset.name, root / folder, err) from err
+
+
+def _not_found(dataset: DatasetConfig, root: Path, folder: str, md5_checked: bool) -> DatasetNotFound:
+    """Absent files, or a failed download; points at verify_checksums when an md5 check may be why."""
+    reason = "could not be downloaded" if dataset.download else "dataset.download=false"
+    if dataset.verify_checksums and md5_checked and (root / folder).is_dir():
+        reason += (
+            " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
+        )
+    return DatasetNotFound.at(dataset.name, root, f"{root / folder}/", reason, "paths.data_dir")
+
+
+def _unreadable(name: str, folder: Path, err: Exception) -> DatasetUnusable:
+    """Files that are there but cannot be read (truncated): only a fresh download helps."""
+    first_line = str(err).partition("\n")[0][:120]
+    return DatasetUnusable(
+        f"{name} files under {folder}/ are unreadable ({type(err).__name__}: {first_line}): "
+        "delete them and download them again"
+    )
 
 
 def load_torchvision(dataset: DatasetConfig, paths: PathsConfig) -> Source:

@@ -51,6 +51,15 @@ def _implementation(layer: str, impl: str):
     return getattr(triton_ops, f"{layer}_norm_triton")
 
 
+def check_triton_runs_on(device: torch.device) -> None:
+    """Raises the RuntimeError impl='triton' would raise at the first forward on `device`, so a training
+    run can stop before it loads any data."""
+    _implementation("ghost", "triton")  # triton is installed
+    from seqnorm_repro.norms import triton_ops
+
+    triton_ops.check_device(device)
+
+
 class BatchNorm(_BatchNorm):
     """nn.BatchNorm for (M, C) and (M, C, *) inputs alike, so one name serves MLPs and CNNs."""
 

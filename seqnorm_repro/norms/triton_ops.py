@@ -209,13 +209,18 @@ def _empty(like: Tensor, count: int, *shape: int) -> list[Tensor]:
     return [like.new_empty(shape) for _ in range(count)]
 
 
-def _check(x: Tensor) -> None:
-    if x.device.type != "cuda" and not INTERPRETED:
+def check_device(device: torch.device) -> None:
+    """Raises unless the kernels can run on `device`: CUDA, or any device under Triton's interpreter."""
+    if device.type != "cuda" and not INTERPRETED:
         raise RuntimeError(
-            f"impl='triton' runs on CUDA tensors; got a {x.device.type} tensor. On CPU the Triton kernels "
+            f"impl='triton' runs on CUDA; got device {device.type}. On CPU the Triton kernels "
             "run only under Triton's interpreter (TRITON_INTERPRET=1 in the environment before Python "
             "imports triton: slow, for tests); use impl='auto' or 'fused' there"
         )
+
+
+def _check(x: Tensor) -> None:
+    check_device(x.device)
     if x.numel() >= 2**31:
         raise ValueError(f"impl='triton' indexes with 32-bit offsets: input {tuple(x.shape)} is too large")
 

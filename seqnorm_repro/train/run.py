@@ -16,6 +16,7 @@ from seqnorm_repro.config import Config, ConfigError, validate
 from seqnorm_repro.data import build_data
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
+from seqnorm_repro.norms.layers import check_triton_runs_on
 from seqnorm_repro.tracking.run_files import config_hash, read_json
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger, make_logger
 from seqnorm_repro.train.callbacks import Callback
@@ -39,6 +40,7 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     plan = plan_norm(typed, launch_env().world_size)
     _check_norm_fits_model(typed, plan)
     device = _device(typed.trainer.device, launch_env())
+    _check_impl_runs_on(device, plan)
     env = init_distributed(device, typed.trainer.dist_timeout_s)
     try:
         return _run(cfg, typed, plan, device, env, max_epochs)
@@ -135,6 +137,16 @@ def _check_norm_fits_model(cfg: Config, plan: NormPlan) -> None:
         raise ConfigError(
             f"norm={cfg.norm.name} with {plan.params}: {err}; set only the norm.* keys this norm takes"
         ) from None
+
+
+def _check_impl_runs_on(device: torch.device, plan: NormPlan) -> None:
+    """norm.impl=triton off CUDA would fail at the first forward, after the data loaded: fail now."""
+    if plan.params.get("impl") != "triton":
+        return
+    try:
+        check_triton_runs_on(device)
+    except RuntimeError as err:
+        raise ConfigError(f"norm.impl=triton on trainer.device={device}: {err}") from None
 
 
 def _device(name: str, env: DistEnv) -> torch.device:

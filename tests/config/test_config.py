@@ -80,6 +80,10 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         (["optim.reference_batch=0"], r"optim.reference_batch=0 must be >= 1"),
         (["model.hidden=[512,-1]"], r"model.hidden=\[512, -1\]: widths must be >= 1"),
         (["model=wrn28_10", "model.widen_factor=0"], r"model.widen_factor=0 must be >= 1"),
+        (
+            ["norm=ghostnorm", "gm=4", "norm.impl=triton", "trainer.device=cpu"],
+            r"^norm.impl=triton on trainer.device=cpu: ",  # without triton: its own message, same start
+        ),
     ],
 )
 def test_bad_values_fail_before_any_data_loads(overrides, message, tmp_path):

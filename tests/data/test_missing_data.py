@@ -56,3 +56,12 @@ def test_truncated_cifar_file_is_one_line_saying_to_download_again(cifar10_root,
         DatasetUnusable, match=r"^cifar10 files under .* are unreadable \(.*download them again$"
     ):
         _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), tmp_path)
+
+
+def test_truncated_mnist_file_is_one_line_saying_to_download_again(mnist_root, tmp_path):
+    shutil.copytree(mnist_root / "MNIST", tmp_path / "MNIST")
+    images = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:1000])
+    unreadable = r"^mnist files under .*MNIST/raw/ are unreadable \(RuntimeError: .*download them again$"
+    with pytest.raises(DatasetUnusable, match=unreadable):
+        _build(DatasetConfig(name="mnist", download=False), tmp_path)

@@ -49,5 +49,5 @@ def test_cpu_tensors_fail_clearly_without_the_interpreter_and_auto_uses_fused():
     )
     result = _python(["-c", script], interpret=False)
     assert result.returncode != 0
-    assert "impl='triton' runs on CUDA tensors; got a cpu tensor" in result.stderr
+    assert "impl='triton' runs on CUDA; got device cpu" in result.stderr
     assert "TRITON_INTERPRET=1" in result.stderr
