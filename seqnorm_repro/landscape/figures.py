@@ -253,7 +253,8 @@ def reproduce_figure(
         "command": command,
         "shared_overrides": [*spec.overrides, *extra],
         "epochs": next((c["epochs"] for c in curves if c.get("epochs")), None),
-        "git_commit": git_commit(),
+        "git_commit": git_commit(),  # the code that drew it; the runs' own commits are below
+        "run_commits": sorted({c["git_commit"] for c in curves if c.get("git_commit")}),
         "hardware": next((c["hardware"] for c in curves if c.get("hardware")), hardware()),
         "date": utc_now(),
         "curves": curves,

@@ -67,7 +67,8 @@ def render_figure(figure: dict[str, Any], path: Path) -> None:
         f"{figure['caption']}; epochs: {figure.get('epochs')}."
         + (f"  Not drawn (failed or missing): {', '.join(failed)}." if failed else ""),
         f"gap = mean (max - min) of the probe losses over the last 25% of updates (all updates).  "
-        f"commit {figure['git_commit']}, {figure['date']}, {figure['hardware']}",
+        f"runs: commit {', '.join(figure['run_commits']) or '-'}, {figure['hardware']}; "
+        f"drawn: commit {figure['git_commit']}, {figure['date']}",
     ]
     fig.suptitle(figure["title"], fontsize=12)
     fig.text(0.01, 0.005, "\n".join(footer), fontsize=7, va="bottom")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqnorm_repro.reproduce.sweep import run_dir
+from seqnorm_repro.reproduce.sweep import expected_config_hash, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import utc_now
 from seqnorm_repro.tracking.run_files import read_json
@@ -34,32 +34,58 @@ class RowResult:
         """The key's value (in %) of every completed seed."""
         return [100 * r[key] for r in self.completed.values() if r.get(key) is not None]
 
-    def test(self) -> list[float]:
-        """Test accuracy in %: per seed for one test set; with several (ImageNetV2), each set's mean
-        over seeds, so mean and std are over the sets as in the paper's Table 2."""
-        per_set: dict[str, list[float]] = {}
-        for results in self.completed.values():
-            for name, acc in (results.get("test_acc") or {}).items():
-                per_set.setdefault(name, []).append(100 * acc)
-        if len(per_set) == 1:
-            return next(iter(per_set.values()))
-        return [statistics.fmean(values) for values in per_set.values()]
+    def test(self, sets: tuple[str, ...]) -> list[float]:
+        """Test accuracy in %: per seed for one test set; with several (ImageNetV2), each set's mean over
+        the seeds that have it, so mean and std are over the sets as in the paper's Table 2."""
+        per_set = {name: [100 * r["test_acc"][name] for r in self._with_test(name)] for name in sets}
+        if len(sets) == 1:
+            return per_set[sets[0]]
+        return [statistics.fmean(values) for values in per_set.values() if values]
+
+    def missing_tests(self, sets: tuple[str, ...]) -> dict[int, list[str]]:
+        """seed -> the test sets its completed run has no accuracy for (a test folder that was absent)."""
+        missing = {
+            seed: [n for n in sets if n not in (r.get("test_acc") or {})]
+            for seed, r in self.completed.items()
+        }
+        return {seed: names for seed, names in missing.items() if names}
+
+    def _with_test(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.completed.values() if name in (r.get("test_acc") or {})]
 
 
-def collect(target: Target, scale: str, seeds: list[int], runs_root: Path) -> list[RowResult]:
+def collect(
+    target: Target, scale: str, seeds: list[int], runs_root: Path, extra: tuple[str, ...] = ()
+) -> list[RowResult]:
+    """Each row's runs, as trained with the row's overrides plus `extra` (the command's own overrides and
+    the scale's): a run completed with another config is listed as such, never averaged in."""
     rows = []
     for row in target.rows:
-        result = RowResult(row)
+        result, overrides = RowResult(row), row_overrides(target, scale, row, extra)
         for seed in seeds:
-            results = read_json(run_dir(runs_root, target, scale, row, seed) / "results.json")
+            directory = run_dir(runs_root, target, scale, row, seed)
+            results = read_json(directory / "results.json")
             if results is None:
                 result.missing.append(seed)
-            elif results.get("status") == "completed":
-                result.completed[seed] = results
-            else:
+            elif results.get("status") != "completed":
                 result.failed[seed] = f"{results.get('status')}: {results.get('error', '')}".strip(": ")
+            elif other := _other_config(results, [*overrides, f"seed={seed}"], directory):
+                result.failed[seed] = other
+            else:
+                result.completed[seed] = results
         rows.append(result)
     return rows
+
+
+def _other_config(results: dict[str, Any], overrides: list[str], directory: Path) -> str | None:
+    """Why a completed run does not count, if it trained another config than `overrides` give."""
+    expected = expected_config_hash(overrides, directory)
+    if results.get("config_hash") == expected:
+        return None
+    return (
+        f"completed with another config (config_hash {results.get('config_hash')}; these overrides give "
+        f"{expected}): aggregate with the overrides it ran with, or train this one in another --runs"
+    )
 
 
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -68,12 +94,13 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def _cell(values: list[float], expected: int) -> str:
+def _cell(values: list[float], expected: int, unit: str) -> str:
+    """mean ± std, saying how many of the `expected` seeds or sets it is over when some are missing."""
     mean, std = mean_std(values)
     if mean is None:
         return "-"
     text = f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
-    return text if len(values) >= expected else f"{text} ({len(values)} of {expected})"
+    return text if len(values) >= expected else f"{text} ({len(values)} of {expected} {unit})"
 
 
 def _paper(value: list[float | None] | None) -> str:
@@ -92,7 +119,8 @@ def render(
     target: Target, scale: str, seeds: list[int], rows: list[RowResult], command: str
 ) -> tuple[str, dict]:
     """The markdown table and its JSON twin."""
-    expected = len(seeds)
+    expected, sets = len(seeds), target.test_sets
+    test_unit = ("seeds", expected) if len(sets) == 1 else ("sets", len(sets))
     lines = [f"# {target.title}", ""]
     if scale == "smoke":
         lines += [SMOKE_HEADER]
@@ -105,18 +133,24 @@ def render(
     ]
     data_rows, hardware, commits, problems = [], set(), set(), []
     for result in rows:
-        val, test = result.metric(target.val_key), result.test()
+        val, test = result.metric(target.val_key), result.test(sets)
         paper_val, paper_test = result.row.paper.get("val"), result.row.paper.get("test")
         epochs = sorted({r["epochs_completed"] for r in result.completed.values()})
         lines.append(
-            f"| {result.row.label} | {_cell(val, expected)} | {_paper(paper_val)} | {_delta(val, paper_val)} "
-            f"| {_cell(test, 1)} | {_paper(paper_test)} | {_delta(test, paper_test)} "
+            f"| {result.row.label} | {_cell(val, expected, 'seeds')} | {_paper(paper_val)} "
+            f"| {_delta(val, paper_val)} | {_cell(test, test_unit[1], test_unit[0])} | {_paper(paper_test)} "
+            f"| {_delta(test, paper_test)} "
             f"| {','.join(map(str, epochs)) or '-'} | {len(result.completed)}/{expected} |"
         )
         hardware |= {r["hardware"] for r in result.completed.values()}
         commits |= {r["git_commit"] for r in result.completed.values()}
         problems += [f"- {result.row.label}, seed {seed}: missing (not run yet)" for seed in result.missing]
         problems += [f"- {result.row.label}, seed {seed}: {why}" for seed, why in result.failed.items()]
+        problems += [
+            f"- {result.row.label}, seed {seed}: no result on {', '.join(names)} (the folder was absent); "
+            "the test column averages each set over the seeds that have it"
+            for seed, names in result.missing_tests(sets).items()
+        ]
         data_rows.append(
             {
                 "label": result.row.label,
@@ -133,12 +167,13 @@ def render(
             }
         )
     lines += ["", "## Missing or failed runs", ""] + (problems or ["none"])
+    aggregated = utc_now()
     lines += [
         "",
         "## Provenance",
         "",
         f"- command: `{command}`",
-        f"- scale: {scale}; aggregated {utc_now()}",
+        f"- scale: {scale}; aggregated {aggregated}",
         f"- hardware: {'; '.join(sorted(hardware)) or '-'}",
         f"- commits of the runs: {', '.join(sorted(commits)) or '-'}",
         "- std: sample standard deviation over seeds (ddof=1); with several test sets (ImageNetV2) the test",
@@ -153,5 +188,6 @@ def render(
         "hardware": sorted(hardware),
         "commits": sorted(commits),
         "command": command,
+        "aggregated": aggregated,
     }
     return "\n".join(lines) + "\n", payload

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = args.results or REPO_ROOT / ("results" if args.scale == "paper" else "results/smoke")
     command = "python scripts/reproduce.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.target == "example":
-        markdown, payload = example.render()
+        markdown, payload = example.render(command)
         _write(results_dir, "example_section_2_2", markdown, payload)
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -85,14 +85,19 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return exit_code(err)
-        _aggregate(target, args, seeds, results_dir, command)
+        _aggregate(target, args, seeds, extra, results_dir, command)
     return 0
 
 
 def _aggregate(
-    target: Target, args: argparse.Namespace, seeds: list[int], results_dir: Path, command: str
+    target: Target,
+    args: argparse.Namespace,
+    seeds: list[int],
+    extra: tuple[str, ...],
+    results_dir: Path,
+    command: str,
 ) -> None:
-    rows = aggregate.collect(target, args.scale, seeds, args.runs)
+    rows = aggregate.collect(target, args.scale, seeds, args.runs, extra)
     markdown, payload = aggregate.render(target, args.scale, seeds, rows, command)
     _write(results_dir, target.name, markdown, payload)
     if target.name == "tune_seqnorm":

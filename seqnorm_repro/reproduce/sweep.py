@@ -30,15 +30,25 @@ def run_dir(runs_root: Path, target: Target, scale: str, row: Row, seed: int) ->
     return runs_root / target.name / scale / row.slug / f"seed{seed}"
 
 
-def is_done(row_overrides: list[str], directory: Path) -> bool:
+def row_overrides(target: Target, scale: str, row: Row, extra: tuple[str, ...]) -> list[str]:
+    """The overrides of every run of `row` but its seed: what the sweep trains and the table expects."""
+    return [*row.overrides, *extra, f"logger.group={target.name}-{scale}"]
+
+
+def expected_config_hash(overrides: list[str], directory: Path) -> str:
+    """The config hash a run trained with `overrides` in `directory` records (the trainer's own hash)."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, f"paths.output_dir={directory}"])
+    return config_hash(OmegaConf.to_container(cfg, resolve=True))
+
+
+def is_done(overrides: list[str], directory: Path) -> bool:
     """results.json says completed, for exactly this config (the trainer's own test)."""
     results = read_json(directory / "results.json")
     if not results or results.get("status") != "completed":
         return False
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[*row_overrides, f"paths.output_dir={directory}"])
-    return results.get("config_hash") == config_hash(OmegaConf.to_container(cfg, resolve=True))
+    return results.get("config_hash") == expected_config_hash(overrides, directory)
 
 
 def run_target(
@@ -58,7 +68,7 @@ def run_target(
     """
     launched: dict[str, list[int]] = {}
     for row in target.rows:
-        overrides = [*row.overrides, *extra, f"logger.group={target.name}-{scale}"]
+        overrides = row_overrides(target, scale, row, extra)
         todo = [
             s
             for s in seeds

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from seqnorm_repro.data.imagenet import IMAGENET_V2
 from seqnorm_repro.reproduce.paper import reported
 
 SEEDS = (0, 1)
@@ -34,6 +35,11 @@ class Target:
     rows: tuple[Row, ...]
     dataset: str  # which smoke data the rows read
     val_key: str = "final_val_acc"
+
+    @property
+    def test_sets(self) -> tuple[str, ...]:
+        """The test sets each run reports: ImageNet's three ImageNetV2 sets, else the dataset's test split."""
+        return tuple(IMAGENET_V2) if self.dataset == "imagenet" else ("test",)
 
 
 def norm_overrides(entry: dict[str, Any]) -> tuple[str, ...]:

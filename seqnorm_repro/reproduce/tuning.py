@@ -30,16 +30,20 @@ def _hyper(result: RowResult, key: str) -> int | None:
     return None
 
 
-def score(rows: list[RowResult], val_key: str = "final_val_acc") -> tuple[list[Scored], list[Scored]]:
-    """(GhostNorm runs by GM, SeqNorm runs by (GC, GM)) with mean and std of validation accuracy."""
-    ghost, seq = [], []
+def score(
+    rows: list[RowResult], seeds: int, val_key: str = "final_val_acc"
+) -> tuple[list[Scored], list[Scored], list[str]]:
+    """(GhostNorm runs by GM, SeqNorm runs by (GC, GM)) with mean and std of validation accuracy, over the
+    rows whose `seeds` runs all completed (a variance needs them all), and the other rows' labels."""
+    ghost, seq, incomplete = [], [], []
     for result in rows:
-        mean, std = mean_std(result.metric(val_key))
-        if mean is None:
+        values = result.metric(val_key)
+        if len(values) < seeds:
+            incomplete.append(f"{result.row.label} ({len(values)} of {seeds} seeds)")
             continue
-        scored = Scored(_hyper(result, "gc"), _hyper(result, "gm"), mean, std)
+        scored = Scored(_hyper(result, "gc"), _hyper(result, "gm"), *mean_std(values))
         (seq if scored.gc is not None else ghost).append(scored)
-    return ghost, seq
+    return ghost, seq, incomplete
 
 
 def sequential_gm(ghost: list[Scored], tolerance: float) -> Scored:
@@ -51,9 +55,11 @@ def sequential_gm(ghost: list[Scored], tolerance: float) -> Scored:
 def render(
     rows: list[RowResult], seeds: list[int], scale: str, tolerance: float, command: str
 ) -> tuple[str, dict]:
-    ghost, seq = score(rows)
+    ghost, seq, incomplete = score(rows, len(seeds))
     if not ghost or not seq:
-        raise RuntimeError("no completed tuning runs to choose from: run `make tune-seqnorm` first")
+        raise RuntimeError(
+            "no GhostNorm or no SeqNorm configuration completed all its seeds: run `make tune-seqnorm` first"
+        )
     gm = sequential_gm(ghost, tolerance)
     sequential = max((s for s in seq if s.gm == gm.gm), key=lambda s: s.mean)
     grid = max(seq, key=lambda s: s.mean)
@@ -63,6 +69,10 @@ def render(
         "grid": len(gm_grid) * len(gc_grid) * len(seeds),
     }
     paper = reported()["cifar10_tuning"]
+    runs = [r for result in rows for r in result.completed.values()]
+    hardware = sorted({r["hardware"] for r in runs if r.get("hardware")})
+    commits = sorted({r["git_commit"] for r in runs if r.get("git_commit")})
+    aggregated = utc_now()
 
     def show(s: Scored) -> str:
         return f"{s.mean:.2f}" + (f" ± {s.std:.2f}" if s.std is not None else "")
@@ -74,7 +84,7 @@ def render(
         f"Validation accuracy (%), mean ± std over seeds {seeds}; 'performs well' = within {tolerance}",
         "points of the best GhostNorm mean.",
         "",
-        "| strategy | picks | val | training runs |",
+        "| strategy | picks | val | training runs (configurations x seeds) |",
         "|---|---|---|---|",
         f"| sequential: GhostNorm GM, then GC | GM = {gm.gm}, GC = {sequential.gc} | {show(sequential)} "
         f"| {costs['sequential']} |",
@@ -89,7 +99,11 @@ def render(
         "SeqNorm grid: "
         + ", ".join(f"(GC {s.gc}, GM {s.gm}): {show(s)}" for s in sorted(seq, key=lambda s: (s.gm, s.gc))),
         "",
-        f"- command: `{command}`; aggregated {utc_now()}",
+        "Not considered, as not every seed completed (see tune_seqnorm.md): "
+        + (", ".join(incomplete) or "none"),
+        "",
+        f"- command: `{command}`; aggregated {aggregated}",
+        f"- hardware: {'; '.join(hardware) or '-'}; commits of the runs: {', '.join(commits) or '-'}",
     ]
     payload = {
         "scale": scale,
@@ -100,6 +114,11 @@ def render(
         "grid": {"gm": grid.gm, "gc": grid.gc, "val": [grid.mean, grid.std]},
         "ghostnorm": [vars(s) for s in ghost],
         "seqnorm": [vars(s) for s in seq],
+        "incomplete": incomplete,
         "paper": paper,
+        "command": command,
+        "aggregated": aggregated,
+        "hardware": hardware,
+        "commits": commits,
     }
     return "\n".join(lines) + "\n", payload

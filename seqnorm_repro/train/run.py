@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from seqnorm_repro.config import Config, ConfigError, validate
@@ -95,7 +96,9 @@ def _run(
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     logger = (
-        make_logger(typed.logger, run_dir, typed.name, config, typed.tags) if env.is_main else MetricsLogger()
+        make_logger(typed.logger, run_dir, _run_name(typed.name), config, typed.tags)
+        if env.is_main
+        else MetricsLogger()
     )
     context = RunContext(run_dir, config, digest, env, groups)
     failed = True
@@ -106,6 +109,13 @@ def _run(
         logger.finish(failed=failed)
     log.info("results: %s", {k: results[k] for k in ("status", "best_val_acc", "test_acc") if k in results})
     return _objective(results)
+
+
+def _run_name(name: str) -> str:
+    """The W&B run's name: the experiment's, then this job's command-line overrides (Hydra's
+    override_dirname, without the keys conf/config.yaml excludes), so a sweep's runs tell apart."""
+    overrides = HydraConfig.get().job.override_dirname if HydraConfig.initialized() else ""
+    return f"{name}: {overrides}" if overrides else name
 
 
 def _callbacks(cfg: Config) -> list[Callback]:

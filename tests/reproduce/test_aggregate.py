@@ -7,7 +7,7 @@ import statistics
 import pytest
 
 from seqnorm_repro.reproduce import aggregate
-from seqnorm_repro.reproduce.sweep import run_dir
+from seqnorm_repro.reproduce.sweep import expected_config_hash, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import Row, Target
 
 TARGET = Target(
@@ -17,16 +17,24 @@ TARGET = Target(
         Row("Complete", ("norm=batchnorm",), {"val": [80.0, 0.1], "test": [82.0, 0.2]}),
         Row("One failed", ("norm=ghostnorm", "gm=8"), {"val": [81.0, 0.1], "test": None}),
         Row("Never ran", ("norm=seqnorm",), {}),
-        Row("Three test sets", ("norm=batchnorm", "gm=2"), {}),
+        Row("Other config", ("norm=groupnorm",), {}),
     ),
     "cifar100",
 )
+IMAGENET = Target(
+    "demo_imagenet", "Demo ImageNet table", (Row("BatchNorm", ("norm=batchnorm",), {}),), "imagenet"
+)
+V2 = ("imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images")
 
 
-def _results(directory, status="completed", val=None, tests=None, error=None):
+def _results(target, row, seed, runs, status="completed", val=None, tests=None, error=None, config_hash=None):
+    """A results.json as the trainer writes it for `row` and `seed`, with its overrides' config hash."""
+    directory = run_dir(runs, target, "paper", target.rows[row], seed)
     directory.mkdir(parents=True)
+    overrides = [*row_overrides(target, "paper", target.rows[row], ()), f"seed={seed}"]
     record = {"status": status, "final_val_acc": val, "test_acc": tests, "epochs_completed": 200,
-              "hardware": "a GPU", "git_commit": "abc123"}  # fmt: skip
+              "hardware": "a GPU", "git_commit": "abc123",
+              "config_hash": config_hash or expected_config_hash(overrides, directory)}  # fmt: skip
     if error:
         record["error"] = error
     (directory / "results.json").write_text(json.dumps(record))
@@ -34,16 +42,11 @@ def _results(directory, status="completed", val=None, tests=None, error=None):
 
 @pytest.fixture
 def rows(tmp_path):
-    def at(row, seed):
-        return run_dir(tmp_path, TARGET, "paper", TARGET.rows[row], seed)
-
-    _results(at(0, 0), val=0.80, tests={"test": 0.82})
-    _results(at(0, 1), val=0.82, tests={"test": 0.83})
-    _results(at(1, 0), val=0.81, tests={"test": 0.825})
-    _results(at(1, 1), status="failed", error="FloatingPointError('training loss is nan')")
-    v2 = ("matched-frequency", "threshold-0.7", "top-images")
-    _results(at(3, 0), val=0.7, tests={name: acc for name, acc in zip(v2, (0.70, 0.66, 0.74), strict=True)})
-    _results(at(3, 1), val=0.7, tests={name: acc for name, acc in zip(v2, (0.72, 0.66, 0.76), strict=True)})
+    _results(TARGET, 0, 0, tmp_path, val=0.80, tests={"test": 0.82})
+    _results(TARGET, 0, 1, tmp_path, val=0.82, tests={"test": 0.83})
+    _results(TARGET, 1, 0, tmp_path, val=0.81, tests={"test": 0.825})
+    _results(TARGET, 1, 1, tmp_path, status="failed", error="FloatingPointError('training loss is nan')")
+    _results(TARGET, 3, 0, tmp_path, val=0.10, tests={"test": 0.10}, config_hash="0123456789abcdef")
     return aggregate.collect(TARGET, "paper", [0, 1], tmp_path)
 
 
@@ -57,20 +60,42 @@ def test_mean_and_sample_std_over_seeds(rows):
     )
 
 
-def test_several_test_sets_are_averaged_over_seeds_then_summarised_over_sets(rows):
-    _, payload = aggregate.render(TARGET, "paper", [0, 1], rows, "make demo")
-    assert payload["rows"][3]["test_values"] == pytest.approx([71.0, 66.0, 75.0])
-    assert payload["rows"][3]["test"][0] == pytest.approx(70.6667, abs=1e-3)
+def test_several_test_sets_are_averaged_over_seeds_then_summarised_over_sets(tmp_path):
+    _results(IMAGENET, 0, 0, tmp_path, val=0.7, tests=dict(zip(V2, (0.70, 0.66, 0.74), strict=True)))
+    _results(IMAGENET, 0, 1, tmp_path, val=0.7, tests=dict(zip(V2, (0.72, 0.66, 0.76), strict=True)))
+    rows = aggregate.collect(IMAGENET, "paper", [0, 1], tmp_path)
+    markdown, payload = aggregate.render(IMAGENET, "paper", [0, 1], rows, "make demo")
+    assert payload["rows"][0]["test_values"] == pytest.approx([71.0, 66.0, 75.0])
+    assert payload["rows"][0]["test"][0] == pytest.approx(70.6667, abs=1e-3)
+    assert "\n## Missing or failed runs\n\nnone\n" in markdown
+
+
+def test_a_missing_test_set_is_reported_not_hidden_in_the_mean(tmp_path):
+    _results(IMAGENET, 0, 0, tmp_path, val=0.7, tests=dict(zip(V2[:2], (0.70, 0.66), strict=True)))
+    _results(IMAGENET, 0, 1, tmp_path, val=0.7, tests=dict(zip(V2[:1], (0.72,), strict=True)))
+    rows = aggregate.collect(IMAGENET, "paper", [0, 1], tmp_path)
+    markdown, payload = aggregate.render(IMAGENET, "paper", [0, 1], rows, "make demo")
+    assert payload["rows"][0]["test_values"] == pytest.approx([71.0, 66.0])
+    assert "| 68.50 ± 3.54 (2 of 3 sets) |" in markdown
+    assert "- BatchNorm, seed 0: no result on imagenetv2-top-images (the folder was absent)" in markdown
+    assert "- BatchNorm, seed 1: no result on imagenetv2-threshold-0.7, imagenetv2-top-images" in markdown
 
 
 def test_missing_and_failed_runs_are_listed_not_dropped(rows):
     markdown, payload = aggregate.render(TARGET, "paper", [0, 1], rows, "make demo")
-    assert "| One failed | 81.00 (1 of 2) |" in markdown
+    assert "| One failed | 81.00 (1 of 2 seeds) | 81.0 ± 0.1 | +0.00 | 82.50 (1 of 2 seeds) |" in markdown
     assert "- One failed, seed 1: failed: FloatingPointError('training loss is nan')" in markdown
     assert "- Never ran, seed 0: missing (not run yet)" in markdown
     assert "- Never ran, seed 1: missing (not run yet)" in markdown
     assert payload["rows"][2]["missing_seeds"] == [0, 1]
     assert "smoke run" not in markdown
+
+
+def test_a_run_completed_with_another_config_is_listed_not_averaged_in(rows):
+    markdown, payload = aggregate.render(TARGET, "paper", [0, 1], rows, "make demo")
+    assert payload["rows"][3]["completed_seeds"] == [] and payload["rows"][3]["val"] == (None, None)
+    assert "| Other config | - |" in markdown
+    assert "- Other config, seed 0: completed with another config (config_hash 0123456789abcdef;" in markdown
 
 
 def test_smoke_tables_say_they_are_not_a_reproduction(rows):

@@ -22,7 +22,7 @@ def test_two_rows_sweep_aggregate_and_skip_on_rerun(tmp_path):
         "batchnorm": [0, 1],
         "noisy_batchnorm": [0, 1],
     }
-    rows = aggregate.collect(target, "smoke", [0, 1], runs)
+    rows = aggregate.collect(target, "smoke", [0, 1], runs, extra)
     markdown, payload = aggregate.render(target, "smoke", [0, 1], rows, "test")
     assert [row["completed_seeds"] for row in payload["rows"]] == [[0, 1], [0, 1]]
     assert "| BatchNorm |" in markdown and "80.6 ± 0.2" in markdown  # the paper's number beside ours

@@ -1,6 +1,8 @@
 """The paper's sequential tuning rule: the largest well-performing GM with the lowest variance, then GC."""
 
-from seqnorm_repro.reproduce.tuning import Scored, sequential_gm
+from seqnorm_repro.reproduce.aggregate import RowResult
+from seqnorm_repro.reproduce.targets import Row
+from seqnorm_repro.reproduce.tuning import Scored, score, sequential_gm
 
 
 def test_lowest_variance_among_similar_means_wins():
@@ -16,3 +18,14 @@ def test_clearly_worse_configurations_are_not_similar():
 def test_ties_go_to_the_largest_gm():
     ghost = [Scored(None, 2, 96.6, 0.1), Scored(None, 4, 96.6, 0.1)]
     assert sequential_gm(ghost, tolerance=0.2).gm == 4
+
+
+def test_a_configuration_missing_a_seed_is_not_chosen_on_its_single_run():
+    def row(gm: int, *vals: float) -> RowResult:
+        result = RowResult(Row(f"GhostNorm (GM = {gm})", ("norm=ghostnorm", f"gm={gm}")))
+        result.completed = {seed: {"final_val_acc": v} for seed, v in enumerate(vals)}
+        return result
+
+    ghost, _, incomplete = score([row(4, 0.96, 0.962), row(8, 0.99)], seeds=2)
+    assert [s.gm for s in ghost] == [4] and sequential_gm(ghost, tolerance=0.2).gm == 4
+    assert incomplete == ["GhostNorm (GM = 8) (1 of 2 seeds)"]

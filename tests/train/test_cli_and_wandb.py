@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
+from seqnorm_repro.train.run import _run_name
 
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
@@ -91,3 +94,17 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:  # not yet written; write_json replaces the file whole, never half-written
         return {}
+
+
+def test_wandb_run_names_carry_the_overrides_that_tell_a_sweeps_runs_apart():
+    overrides = ["experiment=cifar100_wrn28_10", "norm=seqnorm", "gc=4", "seed=1",
+                 "logger.group=table1-paper", "paths.data_dir=/data"]  # fmt: skip
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    hydra_config = HydraConfig.instance()
+    hydra_config.set_config(cfg)
+    try:
+        assert _run_name(cfg.name) == "cifar100_wrn28_10: gc=4,norm=seqnorm,seed=1"
+    finally:
+        hydra_config.cfg = None  # as outside a Hydra app, for the tests after this one
+    assert _run_name("cifar100_wrn28_10") == "cifar100_wrn28_10"
