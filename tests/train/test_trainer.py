@@ -53,6 +53,9 @@ def test_completed_run_is_not_trained_again(tmp_path, run_config):
     stamp = (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns
     assert run(run_config(tmp_path, [])) == first
     assert (tmp_path / "checkpoints" / "last.pt").stat().st_mtime_ns == stamp
+    results = json.loads((tmp_path / "results.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps({**results, "best_val_acc": 0.99}))
+    assert run(run_config(tmp_path, [])) == results["final_val_acc"]  # a sweeper optimises what tables read
 
 
 def test_a_run_completed_on_another_process_count_is_kept_with_a_warning(tmp_path, run_config, caplog):
