@@ -48,7 +48,7 @@ bench-host-overhead: $(STAMP)  ## eager host time, Triton layers vs BatchNorm ->
 # The paper's loss-landscape figures (scripts/landscape_figure.py): train the runs (kept in
 # outputs/landscape/, reused and resumed), write results/figureN.png and .json. MNIST (2, 6) runs on
 # a CPU in minutes, on mnist5k when data/MNIST/raw/ is absent. CIFAR-10 (3, 7) is GPU scale (six
-# 40-epoch ResNet-56 runs); SCALE=smoke trains 2 batches of 32 on synthetic CIFAR files and writes
+# 40-epoch ResNet-56 runs); SCALE=smoke trains 1 batch of 16 on synthetic CIFAR files and writes
 # to outputs/landscape/smoke/. ARGS: Hydra overrides and script options, e.g. ARGS="--data-dir DIR".
 SCALE ?= paper
 reproduce-figure2: $(STAMP)  ## MNIST: baseline vs BatchNorm vs GhostNorm GM=64 -> results/figure2.png

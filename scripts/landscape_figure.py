@@ -3,7 +3,7 @@
     python scripts/landscape_figure.py figure2                   # MNIST (mnist5k when MNIST is absent), CPU
     python scripts/landscape_figure.py figure6
     python scripts/landscape_figure.py figure7 trainer.device=cuda dataset.loader=gpu   # GPU scale
-    python scripts/landscape_figure.py figure3 --scale smoke --data-dir tests/cifar     # a few updates
+    python scripts/landscape_figure.py figure3 --scale smoke     # one update, synthetic CIFAR-10 files
 
 Extra arguments are Hydra overrides applied to every run. `make reproduce-figureN` calls this.
 """
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "overrides", nargs="*", help="Hydra overrides for every run, e.g. trainer.device=cuda"
     )
-    parser.add_argument("--scale", choices=SCALES, default="paper", help="smoke: 1 epoch of 2 small batches")
+    parser.add_argument("--scale", choices=SCALES, default="paper", help="smoke: 1 batch of 16 per run")
     parser.add_argument(
         "--dataset",
         choices=("auto", "mnist", "mnist5k"),

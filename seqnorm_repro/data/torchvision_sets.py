@@ -63,7 +63,8 @@ def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
         raise _not_found(dataset, root, folder, cls is not unchecked) from err
     except OSError as err:  # URLError when offline
         raise _not_found(dataset, root, folder, cls is not unchecked) from err
-    except (pickle.UnpicklingError, EOFError, ValueError) as err:  # truncated CIFAR (md5 checks were off)
+    # a truncated CIFAR file (md5 checks were off), or an MNIST file whose header torchvision asserts on
+    except (pickle.UnpicklingError, EOFError, ValueError, AssertionError) as err:
         raise _unreadable(dataset.name, root / folder, err) from err
 
 
@@ -78,11 +79,11 @@ def _not_found(dataset: DatasetConfig, root: Path, folder: str, md5_checked: boo
 
 
 def _unreadable(name: str, folder: Path, err: Exception) -> DatasetUnusable:
-    """Files that are there but cannot be read (truncated): only a fresh download helps."""
-    first_line = str(err).partition("\n")[0][:120]
+    """Files that are there but cannot be read (truncated, damaged): only a fresh download helps."""
+    first_line = str(err).partition("\n")[0][:120]  # torchvision's header asserts have no message
+    reason = f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
     return DatasetUnusable(
-        f"{name} files under {folder}/ are unreadable ({type(err).__name__}: {first_line}): "
-        "delete them and download them again"
+        f"{name} files under {folder}/ are unreadable ({reason}): delete them and download them again"
     )
 
 

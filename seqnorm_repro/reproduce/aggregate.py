@@ -116,9 +116,11 @@ def _delta(values: list[float], paper: list[float] | None) -> str:
 
 
 def render(
-    target: Target, scale: str, seeds: list[int], rows: list[RowResult], command: str
+    target: Target, scale: str, seeds: list[int], rows: list[RowResult], command: str, ran: bool = False
 ) -> tuple[str, dict]:
-    """The markdown table and its JSON twin."""
+    """The markdown table and its JSON twin; `ran`: this command trained the runs, so a missing one failed
+    before it wrote anything (a config or data error), rather than not being run yet."""
+    missing = "stopped before training (its error is in the log)" if ran else "missing (not run yet)"
     expected, sets = len(seeds), target.test_sets
     test_unit = ("seeds", expected) if len(sets) == 1 else ("sets", len(sets))
     lines = [f"# {target.title}", ""]
@@ -144,7 +146,7 @@ def render(
         )
         hardware |= {r["hardware"] for r in result.completed.values()}
         commits |= {r["git_commit"] for r in result.completed.values()}
-        problems += [f"- {result.row.label}, seed {seed}: missing (not run yet)" for seed in result.missing]
+        problems += [f"- {result.row.label}, seed {seed}: {missing}" for seed in result.missing]
         problems += [f"- {result.row.label}, seed {seed}: {why}" for seed, why in result.failed.items()]
         problems += [
             f"- {result.row.label}, seed {seed}: no result on {', '.join(names)} (the folder was absent); "

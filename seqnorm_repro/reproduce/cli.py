@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(results_dir, "example_section_2_2", markdown, payload)
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
+    unfinished = 0
     for target in TARGETS[args.target]():
         extra = (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
         if not args.aggregate_only:
@@ -85,7 +86,14 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return exit_code(err)
-        _aggregate(target, args, seeds, extra, results_dir, command)
+        unfinished += _aggregate(target, args, seeds, extra, results_dir, command)
+    if unfinished and not args.aggregate_only:
+        print(
+            f"error: {unfinished} run(s) did not complete; their errors are above and in the tables' "
+            "'Missing or failed runs'; fix them and run the same command again",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -96,13 +104,17 @@ def _aggregate(
     extra: tuple[str, ...],
     results_dir: Path,
     command: str,
-) -> None:
+) -> int:
+    """Write the target's table (and the tuning choice); returns how many of its runs did not complete."""
     rows = aggregate.collect(target, args.scale, seeds, args.runs, extra)
-    markdown, payload = aggregate.render(target, args.scale, seeds, rows, command)
+    markdown, payload = aggregate.render(
+        target, args.scale, seeds, rows, command, ran=not args.aggregate_only
+    )
     _write(results_dir, target.name, markdown, payload)
     if target.name == "tune_seqnorm":
         markdown, payload = tuning.render(rows, seeds, args.scale, args.tolerance, command)
         _write(results_dir, "tune_seqnorm_choice", markdown, payload)
+    return sum(len(row.missing) + len(row.failed) for row in rows)
 
 
 def _write(results_dir: Path, name: str, markdown: str, payload: dict) -> None:

@@ -34,9 +34,10 @@ def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dic
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        first_line = str(err).partition("\n")[0][:120]  # an empty file's EOFError has no message at all
+        # torch's first sentence (the rest advises weights_only=False); an empty file's EOFError has none
+        first_sentence = str(err).partition("\n")[0].partition(". ")[0][:120]
         raise CheckpointError(
-            f"{path} is corrupt or unreadable ({type(err).__name__}: {first_line}); "
+            f"{path} is corrupt or unreadable ({type(err).__name__}: {first_sentence}); "
             "delete it (best.pt may still be intact) or set trainer.resume=never to start over"
         ) from None
     if not isinstance(state, dict) or "model" not in state or "config_hash" not in state:

@@ -58,7 +58,7 @@ def main() -> None:
     if env.distributed and any(arg in ("-m", "--multirun") for arg in sys.argv[1:]):
         sys.exit(
             "error: -m under torchrun would run the whole sweep on every rank; sweep with a Hydra "
-            "launcher instead (hydra/launcher=submitit_slurm, see README 'Multi-GPU and clusters')"
+            "launcher instead (hydra/launcher=slurm, see README 'Multi-GPU and clusters')"
         )
     if not env.is_main:
         sys.argv += NON_MAIN_RANK_OVERRIDES

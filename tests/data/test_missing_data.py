@@ -58,10 +58,17 @@ def test_truncated_cifar_file_is_one_line_saying_to_download_again(cifar10_root,
         _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), tmp_path)
 
 
-def test_truncated_mnist_file_is_one_line_saying_to_download_again(mnist_root, tmp_path):
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        (lambda data: data[:1000], "RuntimeError"),  # cut inside the images
+        (lambda data: b"<html>an error page saved in its place</html>", "AssertionError"),  # a bad header
+    ],
+)
+def test_damaged_mnist_file_is_one_line_saying_to_download_again(mnist_root, tmp_path, damage, error):
     shutil.copytree(mnist_root / "MNIST", tmp_path / "MNIST")
     images = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    images.write_bytes(images.read_bytes()[:1000])
-    unreadable = r"^mnist files under .*MNIST/raw/ are unreadable \(RuntimeError: .*download them again$"
+    images.write_bytes(damage(images.read_bytes()))
+    unreadable = rf"^mnist files under .*MNIST/raw/ are unreadable \({error}[:)].*download them again$"
     with pytest.raises(DatasetUnusable, match=unreadable):
         _build(DatasetConfig(name="mnist", download=False), tmp_path)
