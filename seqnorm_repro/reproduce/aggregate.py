@@ -122,7 +122,7 @@ def render(
     before it wrote anything (a config or data error), rather than not being run yet."""
     missing = "stopped before training (its error is in the log)" if ran else "missing (not run yet)"
     expected, sets = len(seeds), target.test_sets
-    test_unit = ("seeds", expected) if len(sets) == 1 else ("sets", len(sets))
+    test_expected, test_unit = (expected, "seeds") if len(sets) == 1 else (len(sets), "sets")
     lines = [f"# {target.title}", ""]
     if scale == "smoke":
         lines += [SMOKE_HEADER]
@@ -140,7 +140,7 @@ def render(
         epochs = sorted({r["epochs_completed"] for r in result.completed.values()})
         lines.append(
             f"| {result.row.label} | {_cell(val, expected, 'seeds')} | {_paper(paper_val)} "
-            f"| {_delta(val, paper_val)} | {_cell(test, test_unit[1], test_unit[0])} | {_paper(paper_test)} "
+            f"| {_delta(val, paper_val)} | {_cell(test, test_expected, test_unit)} | {_paper(paper_test)} "
             f"| {_delta(test, paper_test)} "
             f"| {','.join(map(str, epochs)) or '-'} | {len(result.completed)}/{expected} |"
         )

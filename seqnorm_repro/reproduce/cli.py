@@ -112,8 +112,11 @@ def _aggregate(
     )
     _write(results_dir, target.name, markdown, payload)
     if target.name == "tune_seqnorm":
-        markdown, payload = tuning.render(rows, seeds, args.scale, args.tolerance, command)
-        _write(results_dir, "tune_seqnorm_choice", markdown, payload)
+        try:
+            markdown, payload = tuning.render(rows, seeds, args.scale, args.tolerance, command)
+            _write(results_dir, "tune_seqnorm_choice", markdown, payload)
+        except tuning.NoChoice as err:
+            print(f"error: tune_seqnorm_choice.md not written: {err}", file=sys.stderr)
     return sum(len(row.missing) + len(row.failed) for row in rows)
 
 

@@ -15,6 +15,10 @@ from seqnorm_repro.reproduce.paper import reported
 from seqnorm_repro.tracking.provenance import utc_now
 
 
+class NoChoice(RuntimeError):
+    """Too few completed runs to apply a strategy."""
+
+
 @dataclass(frozen=True)
 class Scored:
     gc: int | None
@@ -57,11 +61,14 @@ def render(
 ) -> tuple[str, dict]:
     ghost, seq, incomplete = score(rows, len(seeds))
     if not ghost or not seq:
-        raise RuntimeError(
+        raise NoChoice(
             "no GhostNorm or no SeqNorm configuration completed all its seeds: run `make tune-seqnorm` first"
         )
     gm = sequential_gm(ghost, tolerance)
-    sequential = max((s for s in seq if s.gm == gm.gm), key=lambda s: s.mean)
+    at_gm = [s for s in seq if s.gm == gm.gm]
+    if not at_gm:
+        raise NoChoice(f"no SeqNorm configuration at GM = {gm.gm} completed all its seeds: rerun the target")
+    sequential = max(at_gm, key=lambda s: s.mean)
     grid = max(seq, key=lambda s: s.mean)
     gm_grid, gc_grid = sorted({s.gm for s in seq}), sorted({s.gc for s in seq})
     costs = {

@@ -1,5 +1,6 @@
 """The paper's sequential tuning rule: the largest well-performing GM with the lowest variance, then GC."""
 
+from seqnorm_repro.reproduce import cli
 from seqnorm_repro.reproduce.aggregate import RowResult
 from seqnorm_repro.reproduce.targets import Row
 from seqnorm_repro.reproduce.tuning import Scored, score, sequential_gm
@@ -29,3 +30,10 @@ def test_a_configuration_missing_a_seed_is_not_chosen_on_its_single_run():
     ghost, _, incomplete = score([row(4, 0.96, 0.962), row(8, 0.99)], seeds=2)
     assert [s.gm for s in ghost] == [4] and sequential_gm(ghost, tolerance=0.2).gm == 4
     assert incomplete == ["GhostNorm (GM = 8) (1 of 2 seeds)"]
+
+
+def test_tune_seqnorm_without_completed_runs_says_so_in_one_line(tmp_path, capsys):
+    args = ["tune-seqnorm", "--aggregate-only", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)]
+    assert cli.main(args) == 0  # the grid's table lists every run as missing
+    assert "error: tune_seqnorm_choice.md not written: no GhostNorm or no SeqNorm" in capsys.readouterr().err
+    assert (tmp_path / "tune_seqnorm.md").exists() and not (tmp_path / "tune_seqnorm_choice.md").exists()
