@@ -7,10 +7,13 @@ Every group of conf/ has one dataclass here; the yaml files only set values.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
@@ -267,6 +270,16 @@ class Config:
 def register_configs() -> None:
     """Put the schema in Hydra's ConfigStore; conf/config.yaml lists it first in its defaults."""
     ConfigStore.instance().store(name="schema", node=Config)
+
+
+def compose_config(overrides: Sequence[str]) -> DictConfig:
+    """conf/ composed with Hydra's compose API, exactly as `python train.py <overrides>` would."""
+    from seqnorm_repro.tracking.provenance import REPO_ROOT  # imports torch: not for every config user
+
+    register_configs()
+    GlobalHydra.instance().clear()  # a Hydra app (or an earlier compose) may hold it
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
 
 
 def validate(cfg: DictConfig) -> Config:

@@ -17,13 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-
-from seqnorm_repro.config import ConfigError, DatasetConfig, PathsConfig, register_configs
+from seqnorm_repro.config import ConfigError, DatasetConfig, PathsConfig, compose_config
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.landscape.records import RECORDS_FILE, load_records
-from seqnorm_repro.tracking.provenance import REPO_ROOT, git_commit, hardware, utc_now
+from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
 from seqnorm_repro.tracking.run_files import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -132,14 +129,6 @@ def mnist_available(data_dir: str | os.PathLike) -> bool:
     return True
 
 
-def compose_run(overrides: Sequence[str]):
-    """conf/ composed with Hydra's compose API, exactly as `python train.py <overrides>` would."""
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
 def run_figure(spec: FigureSpec, runs_dir: Path, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Train every run of `spec` that is not already complete, then return each run's figure data.
 
@@ -161,7 +150,7 @@ def run_figure(spec: FigureSpec, runs_dir: Path, extra: Sequence[str] = ()) -> l
         log.info("%s: %s -> %s", spec.name, curve.label, run_dir)
         error = None
         try:
-            run(compose_run(overrides))
+            run(compose_config(overrides))
         except (ConfigError, DatasetNotFound):  # every run would fail alike: stop, saying why
             raise
         except Exception as err:  # one failed run (a diverging baseline) must not lose the others' hours

@@ -54,15 +54,13 @@ class LossLandscapeProbe(Callback):
 
     # ------------------------------------------------------------ hooks
     def before_step(self, trainer: Trainer, inputs: Tensor, targets: Tensor) -> None:
-        if self.cfg.test_every_epoch and trainer.state.epoch > _last(self.records.test_epochs):
-            # the first update of an epoch sees the weights the previous epoch ended with
-            self._record_test_error(trainer, trainer.state.epoch)
+        # the first update of an epoch sees the weights the previous epoch ended with
+        self._record_test_error_once_per_epoch(trainer)
         if trainer.state.step % self.cfg.every:
             return
-        model = _unwrap(trainer.model)
         scales = [float(s) for s in self.cfg.step_sizes]
         losses = probe_losses(
-            model,
+            trainer.model,  # the module itself, not its DDP wrapper (whose forward would sync buffers)
             trainer.optimizer,
             trainer.criterion,
             inputs,
@@ -78,10 +76,8 @@ class LossLandscapeProbe(Callback):
         self.records.add(trainer.state.step, lr, etas, losses)
 
     def on_fit_end(self, trainer: Trainer) -> dict[str, Any]:
-        if self.cfg.test_every_epoch and trainer.state.epoch > _last(self.records.test_epochs):
-            self._record_test_error(trainer, trainer.state.epoch)
-        env = getattr(trainer, "env", None)  # several processes: rank 0 alone writes run files
-        if env is None or env.is_main:
+        self._record_test_error_once_per_epoch(trainer)
+        if trainer.env.is_main:  # several processes: rank 0 alone writes run files
             self.records.save(trainer.run_dir / RECORDS_FILE)
         return self.records.summary()
 
@@ -92,10 +88,16 @@ class LossLandscapeProbe(Callback):
         self.records = LandscapeRecords.from_state_dict(state)
 
     # ------------------------------------------------------------ test error
-    def _record_test_error(self, trainer: Trainer, epoch: int) -> None:
-        """Mean top-1 error over the run's test sets, in eval mode; the model goes back to training mode
-        and the random-number state is restored (a loader may draw a seed)."""
-        if not trainer.data.tests:
+    def _record_test_error_once_per_epoch(self, trainer: Trainer) -> None:
+        """Mean top-1 error over the run's test sets after the epochs completed so far, unless recorded
+        already, in eval mode; the model goes back to training mode and the random-number state is
+        restored (a loader may draw a seed)."""
+        epoch = trainer.state.epoch
+        if (
+            not self.cfg.test_every_epoch
+            or epoch <= _last(self.records.test_epochs)
+            or not trainer.data.tests
+        ):
             return
         was_training = trainer.model.training
         with _SameRandomNumbers(trainer.device):
@@ -166,11 +168,6 @@ class _SameRandomNumbers(AbstractContextManager):
 
     def __exit__(self, *exc: object) -> None:
         self.reset()
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The module itself under a DistributedDataParallel wrapper (whose forward would sync buffers)."""
-    return getattr(model, "module", model)
 
 
 def _last(values: list[int]) -> int:

@@ -4,7 +4,6 @@ loss at each), the test error after each epoch, the smoothness summary, and the 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqnorm_repro.tracking.run_files import temp_file_beside
+from seqnorm_repro.tracking.run_files import atomic_replace
 
 RECORDS_FILE = "landscape.npz"
 LAST_FRACTION = 0.25  # the summary's "late training": the last quarter of the probed steps
@@ -103,14 +102,8 @@ class LandscapeRecords:
 
     def save(self, path: Path) -> None:
         """landscape.npz, written atomically (temp file + rename) like every run file."""
-        fd, tmp = temp_file_beside(path)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **self.arrays())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_replace(path) as handle:
+            np.savez(handle, **self.arrays())
 
 
 def load_records(path: Path) -> dict[str, np.ndarray]:

@@ -14,10 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seqnorm_repro.config import register_configs
+from seqnorm_repro.config import compose_config
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import config_hash, read_json
@@ -37,9 +36,7 @@ def row_overrides(target: Target, scale: str, row: Row, extra: tuple[str, ...]) 
 
 def expected_config_hash(overrides: list[str], directory: Path) -> str:
     """The config hash a run trained with `overrides` in `directory` records (the trainer's own hash)."""
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, f"paths.output_dir={directory}"])
+    cfg = compose_config([*overrides, f"paths.output_dir={directory}"])
     return config_hash(OmegaConf.to_container(cfg, resolve=True))
 
 

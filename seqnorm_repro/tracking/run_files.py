@@ -7,9 +7,10 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # Config keys that do not change what a run computes: where it writes, how it logs, how it resumes.
 _NOT_HASHED = {"paths", "logger", "name", "tags"}
@@ -22,25 +23,27 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def temp_file_beside(path: Path) -> tuple[int, str]:
-    """(fd, name) of a new temp file in `path`'s folder, to os.replace onto `path`. Its mode is what
-    open() would give (0644 under umask 022), not mkstemp's 0600, so the run's other readers can read it."""
+@contextmanager
+def atomic_replace(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """A handle on a new temp file in `path`'s folder, moved onto `path` (os.replace) when the block ends
+    without an error and deleted when it raises: readers see the old file or the whole new one. Its mode
+    is what open() would give (0644 under umask 022), not mkstemp's 0600, so the run's readers can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_UMASK)
-    return fd, tmp
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and os.replace."""
-    fd, tmp = temp_file_beside(path)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, mode) as handle:
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (see atomic_replace)."""
+    with atomic_replace(path, "w") as handle:
+        handle.write(text)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

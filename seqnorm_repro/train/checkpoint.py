@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import torch
 
-from seqnorm_repro.tracking.run_files import temp_file_beside
+from seqnorm_repro.tracking.run_files import atomic_replace
 
 
 class CheckpointError(RuntimeError):
@@ -19,14 +18,8 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save to a temp file beside `path`, then os.replace: never a half-written checkpoint."""
-    fd, tmp = temp_file_beside(path)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_replace(path) as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dict[str, Any]:
