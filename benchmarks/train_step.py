@@ -107,7 +107,7 @@ def bare_loop(trainer: Trainer, batches: list[tuple[torch.Tensor, torch.Tensor]]
     forward = torch.compile(model) if cfg.trainer.compile else model
     optim = cfg.optim
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=trainer.lr, momentum=optim.momentum, nesterov=optim.nesterov,
+        model.parameters(), lr=trainer.base_lr, momentum=optim.momentum, nesterov=optim.nesterov,
         weight_decay=optim.weight_decay,
     )  # fmt: skip
     use_amp = cfg.trainer.amp == "bf16" and device.type == "cuda"

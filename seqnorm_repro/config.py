@@ -182,9 +182,9 @@ class LoggerConfig:
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 10
-    batch_size: int = 512  # global batch per optimizer step
-    eval_batch_size: int = 1024
+    epochs: int = 15
+    batch_size: int = 128  # global batch per optimizer step
+    eval_batch_size: int = 1000
     accumulate_steps: int = 1  # forward passes per step; each sees batch_size / accumulate_steps
     device: str = "auto"  # auto: cuda when available, else cpu
     amp: str = "none"  # none | bf16 | fp16 (CUDA only; fp16 uses a GradScaler)
@@ -253,7 +253,7 @@ class Config:
     # BatchNorm-type layer keeps the paper's samples per group on any device count (README,
     # "Normalisation groups"). None: gm counts groups per forward pass on each device.
     paper_device_batch: int | None = None
-    name: str = "default"
+    name: str = "mnist5k_simplenet"
     tags: list[str] = field(default_factory=list)
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)

@@ -46,9 +46,12 @@ def build_data(
     """
     source = load_source(dataset, paths)
     evaluate = eval_transform(augment, source.mean, source.std, source.image_size)
-    # mnist5k is 5,000 small images in memory: worker processes would cost more than they save
-    workers = 0 if dataset.name == "mnist5k" else dataset.num_workers
-    shared = {"num_workers": workers, "pin_memory": pin_memory, "rank": rank, "world_size": world_size}
+    shared = {
+        "num_workers": dataset.num_workers,
+        "pin_memory": pin_memory,
+        "rank": rank,
+        "world_size": world_size,
+    }
 
     def evaluation(split: Dataset) -> DataLoader:
         return eval_loader(Transformed(split, evaluate), batch_size=eval_batch_size, **shared)

@@ -15,11 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-IMAGENET_V2_FOLDERS = (
-    "imagenetv2-matched-frequency-format-val",
-    "imagenetv2-threshold0.7-format-val",
-    "imagenetv2-top-images-format-val",
-)
+from seqnorm_repro.data.imagenet import IMAGENET_V2
 
 
 def write_mnist(
@@ -96,7 +92,7 @@ def write_imagenet(
     for label in range(classes):
         _write_jpegs(root / "train" / f"n{label:08d}", colours[label], label, train_per_class, rng)
         _write_jpegs(root / "val" / f"n{label:08d}", colours[label], label, val_per_class, rng)
-        for folder in IMAGENET_V2_FOLDERS:
+        for folder in IMAGENET_V2.values():
             _write_jpegs(root / folder / str(label), colours[label], label, v2_per_class, rng)
     return root
 

@@ -50,7 +50,7 @@ class WideBasicBlock(nn.Module):
 
 
 class WideResNet(nn.Module):
-    """WRN-depth-width; the builder makes WRN-28-10, tests a small WRN-10-1."""
+    """WRN-depth-width: model.depth and model.widen_factor (the paper's WRN-28-10 by default)."""
 
     def __init__(
         self, norm_layer: Callable[..., nn.Module], num_classes: int, in_channels: int = 3,

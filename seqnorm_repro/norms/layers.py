@@ -1,16 +1,17 @@
 """The paper's normalisation layers as nn.Modules that swap in wherever nn.BatchNorm goes.
 
 GhostNorm and SeqNorm follow Sections 2.1-2.3 of the paper; NoisyBatchNorm is the Table 1
-ablation. All share BatchNorm's parameter and buffer names (weight, bias, running_mean,
-running_var, num_batches_tracked), so BatchNorm checkpoints load into them and back, and take
-timm's `device`/`dtype` keywords. None subclasses `_BatchNorm`: `nn.SyncBatchNorm.convert_sync_batchnorm`
-replaces every `_BatchNorm`, which would silently turn them back into global BatchNorm.
+ablation. These three share BatchNorm's parameter and buffer names (weight, bias, running_mean,
+running_var, num_batches_tracked), so BatchNorm checkpoints load into them and back; every layer
+here takes timm's `device`/`dtype` keywords. None of the three subclasses `_BatchNorm`:
+`nn.SyncBatchNorm.convert_sync_batchnorm` replaces every `_BatchNorm`, which would silently turn them
+back into global BatchNorm (BatchNorm below does subclass it, so trainer.sync_bn converts it).
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,7 @@ from seqnorm_repro.norms.validation import (
 )
 
 Impl = Literal["auto", "triton", "fused", "reference"]
-IMPLS = ("auto", "triton", "fused", "reference")
+IMPLS = get_args(Impl)
 HAS_TRITON = importlib.util.find_spec("triton") is not None  # CPU-only torch wheels come without it
 
 

@@ -34,7 +34,6 @@ class Target:
     title: str
     rows: tuple[Row, ...]
     dataset: str  # which smoke data the rows read
-    val_key: str = "final_val_acc"
 
     @property
     def test_sets(self) -> tuple[str, ...]:

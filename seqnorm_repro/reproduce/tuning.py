@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from seqnorm_repro.reproduce.aggregate import SMOKE_HEADER, RowResult, mean_std
+from seqnorm_repro.reproduce.aggregate import SMOKE_HEADER, VAL_KEY, RowResult, mean_std
 from seqnorm_repro.reproduce.paper import reported
 from seqnorm_repro.tracking.provenance import utc_now
 
@@ -34,16 +34,14 @@ def _hyper(result: RowResult, key: str) -> int | None:
     return None
 
 
-def score(
-    rows: list[RowResult], seeds: int, val_key: str = "final_val_acc"
-) -> tuple[list[Scored], list[Scored], list[str]]:
+def score(rows: list[RowResult], seed_count: int) -> tuple[list[Scored], list[Scored], list[str]]:
     """(GhostNorm runs by GM, SeqNorm runs by (GC, GM)) with mean and std of validation accuracy, over the
-    rows whose `seeds` runs all completed (a variance needs them all), and the other rows' labels."""
+    rows whose `seed_count` runs all completed (a variance needs them all), and the other rows' labels."""
     ghost, seq, incomplete = [], [], []
     for result in rows:
-        values = result.metric(val_key)
-        if len(values) < seeds:
-            incomplete.append(f"{result.row.label} ({len(values)} of {seeds} seeds)")
+        values = result.metric(VAL_KEY)
+        if len(values) < seed_count:
+            incomplete.append(f"{result.row.label} ({len(values)} of {seed_count} seeds)")
             continue
         scored = Scored(_hyper(result, "gc"), _hyper(result, "gm"), *mean_std(values))
         (seq if scored.gc is not None else ghost).append(scored)

@@ -19,6 +19,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.config import Config, ConfigError
 from seqnorm_repro.norms import GhostNorm, GroupNorm, SeqNorm
+from seqnorm_repro.train.sync_batchnorm import AllReduceBatchNorm
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:
         kind = type(module).__name__
         if isinstance(module, GhostNorm | SeqNorm):
             sizes[kind] = plan.per_device_batch // module.gm
-        elif isinstance(module, nn.SyncBatchNorm) or kind == "AllReduceBatchNorm":
+        elif isinstance(module, nn.SyncBatchNorm | AllReduceBatchNorm):
             sizes[kind] = plan.per_device_batch * plan.world_size
         elif isinstance(module, _BatchNorm):
             sizes[kind] = plan.per_device_batch
@@ -98,7 +99,9 @@ def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:
     return sizes
 
 
-def describe(plan: NormPlan, sizes: dict[str, int], sync_bn: bool, accumulate_steps: int) -> dict[str, Any]:
+def norm_groups_record(
+    plan: NormPlan, sizes: dict[str, int], sync_bn: bool, accumulate_steps: int
+) -> dict[str, Any]:
     """What results.json stores and the run prints about normalisation groups."""
     return {
         "built": plan.name,

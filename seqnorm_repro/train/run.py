@@ -22,7 +22,7 @@ from seqnorm_repro.tracking.run_files import config_hash, read_json
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger, make_logger
 from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.distributed import DistEnv, broadcast_object, init_distributed, launch_env, shutdown
-from seqnorm_repro.train.norm_groups import NormPlan, describe, plan_norm, samples_per_group
+from seqnorm_repro.train.norm_groups import NormPlan, norm_groups_record, plan_norm, samples_per_group
 from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
 from seqnorm_repro.train.trainer import RunContext, Trainer
 
@@ -86,7 +86,7 @@ def _run(
     model = build_model(typed.model, norm_layer(plan.name, **plan.params), data.num_classes, data.input_shape)
     if typed.trainer.sync_bn and env.distributed:
         model = synchronise_batchnorm(model, device)
-    groups = describe(
+    groups = norm_groups_record(
         plan, samples_per_group(model, plan), typed.trainer.sync_bn, typed.trainer.accumulate_steps
     )
     log.info(

@@ -12,17 +12,12 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from seqnorm_repro.norms import convert_norm
+from seqnorm_repro.norms import BatchNorm, convert_norm
 
 
-class AllReduceBatchNorm(_BatchNorm):
+class AllReduceBatchNorm(BatchNorm):
     """BatchNorm over the union of every process's batch, for CPU process groups."""
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() < 2:
-            raise ValueError(f"{self}: expected (M, C) or (M, C, *) input, got {tuple(input.shape)}")
 
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and dist.is_initialized()):

@@ -42,7 +42,7 @@ class RunContext:
     config: dict[str, Any]  # the resolved config, saved in every checkpoint
     config_hash: str
     env: DistEnv = field(default_factory=DistEnv)
-    norm_groups: dict[str, Any] = field(default_factory=dict)  # see norm_groups.describe
+    norm_groups: dict[str, Any] = field(default_factory=dict)  # see norm_groups.norm_groups_record
 
 
 @dataclass
@@ -54,7 +54,7 @@ class RunState:
     best_val_acc: float | None = None
     best_epoch: int | None = None
     wall_seconds: float = 0.0  # training time over every invocation
-    history: list[dict[str, Any]] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Trainer:
@@ -84,8 +84,8 @@ class Trainer:
         self.ddp = wrapped if self.env.distributed else None
         self.forward = torch.compile(wrapped) if trainer.compile else wrapped
         self.eval_forward = torch.compile(self.model) if trainer.compile else self.model
-        self.lr = base_lr(cfg.optim, trainer.batch_size)
-        self.optimizer = build_optimizer(self.model, cfg.optim, self.lr)
+        self.base_lr = base_lr(cfg.optim, trainer.batch_size)  # before the schedule
+        self.optimizer = build_optimizer(self.model, cfg.optim, self.base_lr)
         use_amp = trainer.amp != "none" and device.type == "cuda"
         if trainer.amp != "none" and not use_amp:
             log.warning("trainer.amp=%s applies on CUDA only; training in float32 on %s", trainer.amp, device)
@@ -101,7 +101,7 @@ class Trainer:
                 f"{trainer.accumulate_steps}: lower trainer.batch_size or dataset.val_size"
             )
         self.total_steps = self.steps_per_epoch * trainer.epochs
-        self.state = RunState(history=[])
+        self.state = RunState()
         # read once: the code this invocation runs, even if the checkout changes while it trains
         self.provenance = {"git_commit": git_commit(), "hardware": hardware(device)}
 
@@ -269,7 +269,12 @@ class Trainer:
         loss = loss_sum / seen
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} in epoch {epoch + 1}: lower optim.lr")
-        return {"train_loss": loss, "train_acc": correct / seen, "lr": self._lr(), "samples": int(seen)}
+        return {
+            "train_loss": loss,
+            "train_acc": correct / seen,
+            "lr": self._current_lr(),
+            "samples": int(seen),
+        }
 
     def _sync_gradients(self, stepping: bool):
         return nullcontext() if self.ddp is None or stepping else self.ddp.no_sync()
@@ -289,7 +294,7 @@ class Trainer:
     def _optimizer_step(self, inputs: Tensor, targets: Tensor) -> None:
         factor = lr_factor(self.cfg.schedule, self.state.step, self.steps_per_epoch, self.total_steps)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr * factor
+            group["lr"] = self.base_lr * factor
         self.scaler.unscale_(self.optimizer)  # a no-op without fp16 AMP
         if self.cfg.trainer.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.trainer.grad_clip)
@@ -300,7 +305,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
 
-    def _lr(self) -> float:
+    def _current_lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
     def _to_device(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:

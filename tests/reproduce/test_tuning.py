@@ -27,7 +27,7 @@ def test_a_configuration_missing_a_seed_is_not_chosen_on_its_single_run():
         result.completed = {seed: {"final_val_acc": v} for seed, v in enumerate(vals)}
         return result
 
-    ghost, _, incomplete = score([row(4, 0.96, 0.962), row(8, 0.99)], seeds=2)
+    ghost, _, incomplete = score([row(4, 0.96, 0.962), row(8, 0.99)], seed_count=2)
     assert [s.gm for s in ghost] == [4] and sequential_gm(ghost, tolerance=0.2).gm == 4
     assert incomplete == ["GhostNorm (GM = 8) (1 of 2 seeds)"]
 
