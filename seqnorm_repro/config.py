@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra import compose, initialize_config_dir
@@ -62,6 +62,17 @@ class DatasetConfig:
         _require(self.num_workers >= 0, f"dataset.num_workers={self.num_workers} must be >= 0")
 
 
+# ModelConfig's fields that one model alone reads (the others ignore them)
+_MODEL_SETTINGS = {
+    "hidden": "simplenet",
+    "dropout": "wide_resnet",
+    "depth": "wide_resnet",
+    "widen_factor": "wide_resnet",
+    "library": "resnet18",
+    "init": "resnet18",
+}
+
+
 @dataclass
 class ModelConfig:
     name: str = "simplenet"
@@ -83,10 +94,14 @@ class ModelConfig:
         _require(
             self.init in ("library", "nvidia_fanin"), f"model.init={self.init!r}: library or nvidia_fanin"
         )
-        _require(
-            self.init == "library" or self.name == "resnet18",
-            f"model.init={self.init} applies to model=resnet18 only; leave it at library",
-        )
+        for f in fields(self):  # a setting of another model would be ignored silently
+            owner = _MODEL_SETTINGS.get(f.name)
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            _require(
+                owner is None or self.name == owner or getattr(self, f.name) == default,
+                f"model.{f.name}={getattr(self, f.name)} applies to model.name={owner} only; leave it at "
+                f"{default} for {self.name}",
+            )
 
 
 @dataclass
@@ -98,8 +113,9 @@ class NormConfig:
     impl: str | None = None  # ghostnorm, seqnorm: auto | triton | fused | reference
 
     def params(self) -> dict[str, Any]:
-        """The keyword arguments for make_norm: the fields this norm's yaml set."""
-        values = {"gm": self.gm, "gc": self.gc, "noise_std": self.noise_std, "impl": self.impl}
+        """The keyword arguments for make_norm: every field but the name that this norm's yaml set (a new
+        layer setting needs only a field here and a key in its yaml)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
         return {key: value for key, value in values.items() if value is not None}
 
 
@@ -282,11 +298,27 @@ def compose_config(overrides: Sequence[str]) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
+def _require_known_keys(cfg: DictConfig) -> None:
+    """`+group.key=value` adds a key the schema lacks (Hydra allows it), which nothing would read."""
+    defaults = Config()
+    unknown = [key for key in cfg if not hasattr(defaults, key)]
+    for f in fields(Config):
+        group = getattr(defaults, f.name)
+        if is_dataclass(group) and isinstance(cfg.get(f.name), DictConfig):
+            unknown += [f"{f.name}.{key}" for key in cfg[f.name] if not hasattr(group, key)]
+    _require(
+        not unknown,
+        f"{', '.join(map(str, unknown))}: no such setting, so nothing would read it; remove it (or add the "
+        "field to its dataclass in seqnorm_repro/config.py and use it)",
+    )
+
+
 def validate(cfg: DictConfig) -> Config:
     """Resolve `cfg` into typed dataclasses (running their range checks), then the cross-field rules.
 
     Raises ConfigError with the key to change; needs no data and builds no model.
     """
+    _require_known_keys(cfg)
     try:
         typed: Config = OmegaConf.to_object(cfg)
     except ValueError as err:  # a __post_init__ check; OmegaConf wraps it with its own context

@@ -10,6 +10,7 @@ for "BatchNorm", as the paper's 8 GPUs did. Without it, gm counts groups per for
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,16 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.config import Config, ConfigError
-from seqnorm_repro.norms import GhostNorm, GroupNorm, SeqNorm
+from seqnorm_repro.norms import NORM_LAYERS, GroupNorm
 from seqnorm_repro.train.sync_batchnorm import AllReduceBatchNorm
 
 log = logging.getLogger(__name__)
 
-_GHOSTED = ("ghostnorm", "seqnorm", "noisy_batchnorm")  # layers that take a number of ghost groups
+
+def _takes_gm(name: str) -> bool:
+    """Whether the norm's layer takes a number of ghost groups (GhostNorm, SeqNorm, NoisyBatchNorm, or a
+    layer added to NORM_LAYERS later), read from its signature so a new layer needs no list here."""
+    return "gm" in inspect.signature(NORM_LAYERS[name]).parameters
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
     if micro * world_size * trainer.accumulate_steps != trainer.batch_size:
         raise ConfigError(f"{split} is not a whole per-device batch")
     name, params, note = cfg.norm.name, cfg.norm.params(), ""
-    keeps_paper_groups = name in (*_GHOSTED, "batchnorm") and not (name == "batchnorm" and trainer.sync_bn)
+    keeps_paper_groups = _takes_gm(name) or (name == "batchnorm" and not trainer.sync_bn)
     if cfg.paper_device_batch is not None and keeps_paper_groups:
         paper_gm, paper_batch = params.get("gm", 1), cfg.paper_device_batch
         if paper_batch % paper_gm or paper_batch // paper_gm < 2:
@@ -69,7 +74,7 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
         if name == "batchnorm" and gm > 1:
             name, params = "ghostnorm", {"gm": gm}
             note += ": unsynchronised BatchNorm as on the paper's GPUs"
-        elif name in _GHOSTED:
+        elif _takes_gm(name):
             params = {**params, "gm": gm}
     if "gm" in params:
         gm = params["gm"]
@@ -88,7 +93,7 @@ def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for module in model.modules():
         kind = type(module).__name__
-        if isinstance(module, GhostNorm | SeqNorm):
+        if isinstance(getattr(module, "gm", None), int):  # GhostNorm, SeqNorm, NoisyBatchNorm, new ones
             sizes[kind] = plan.per_device_batch // module.gm
         elif isinstance(module, nn.SyncBatchNorm | AllReduceBatchNorm):
             sizes[kind] = plan.per_device_batch * plan.world_size

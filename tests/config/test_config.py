@@ -80,6 +80,10 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         (["optim.reference_batch=0"], r"optim.reference_batch=0 must be >= 1"),
         (["model.hidden=[512,-1]"], r"model.hidden=\[512, -1\]: widths must be >= 1"),
         (["model=wrn28_10", "model.widen_factor=0"], r"model.widen_factor=0 must be >= 1"),
+        (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
+        (["model.dropout=0.3"], r"model.dropout=0.3 applies to model.name=wide_resnet only; leave it at 0.0"),
+        (["+norm.eps=1e-3"], r"^norm.eps: no such setting, so nothing would read it"),
+        (["+trainer.foo=1", "+bar=2"], r"^bar, trainer.foo: no such setting"),
         (
             ["norm=ghostnorm", "gm=4", "norm.impl=triton", "trainer.device=cpu"],
             r"^norm.impl=triton on trainer.device=cpu: ",  # without triton: its own message, same start

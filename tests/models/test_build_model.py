@@ -73,7 +73,7 @@ def test_resnet18_nvidia_fanin_init_is_nvidias_recipe(library):
 
 
 def test_model_init_other_than_the_library_s_is_for_resnet18_only():
-    with pytest.raises(ValueError, match=r"model.init=nvidia_fanin applies to model=resnet18 only"):
+    with pytest.raises(ValueError, match=r"model.init=nvidia_fanin applies to model.name=resnet18 only"):
         ModelConfig(name="resnet56", init="nvidia_fanin")
 
 

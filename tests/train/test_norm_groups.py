@@ -5,7 +5,7 @@ from hydra import compose, initialize_config_dir
 
 from seqnorm_repro.config import ConfigError, validate
 from seqnorm_repro.models import build_model
-from seqnorm_repro.norms import norm_layer
+from seqnorm_repro.norms import NORM_LAYERS, GhostNorm, norm_layer
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train.norm_groups import plan_norm, samples_per_group
 
@@ -79,3 +79,12 @@ def test_a_paper_gm_that_leaves_no_group_names_the_paper_batch_not_the_translate
         match=rf"^gm={gm} counts groups per paper_device_batch=64 samples .*divides 64, at most 32$",
     ):
         _plan([*CIFAR, "norm=ghostnorm", f"gm={gm}"], world_size=1)
+
+
+def test_a_new_ghost_group_layer_keeps_the_papers_group_size_without_further_registration(monkeypatch):
+    class ChannelGhostNorm(GhostNorm):  # a researcher's layer: registered in NORM_LAYERS only
+        def __init__(self, num_features: int, gm: int, **kwargs) -> None:
+            super().__init__(num_features, gm=gm, **kwargs)
+
+    monkeypatch.setitem(NORM_LAYERS, "channel_ghostnorm", ChannelGhostNorm)
+    assert _group_size([*CIFAR, "norm.name=channel_ghostnorm", "norm.gm=8"], 2) == {"ChannelGhostNorm": 8}
