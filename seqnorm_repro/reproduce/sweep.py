@@ -76,35 +76,48 @@ def run_target(
             continue
         launched[row.slug] = todo
         log.info("%s: %s, seeds %s", target.name, row.label, todo)
-        if launcher == "torchrun":
-            torchrun = [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                f"--nproc_per_node={processes}",
-                "train.py",
-            ]
-            commands = [
-                [
-                    *torchrun,
-                    *overrides,
-                    f"seed={s}",
-                    f"hydra.run.dir={run_dir(runs_root, target, scale, row, s)}",
-                ]
-                for s in todo
-            ]
-        else:
-            multirun = [sys.executable, "train.py", "-m", *overrides, f"seed={','.join(map(str, todo))}"]
-            sweep = [
-                f"hydra.sweep.dir={runs_root / target.name / scale / row.slug}",
-                "hydra.sweep.subdir=seed${seed}",
-            ]
-            commands = [[*multirun, *sweep, *([f"hydra/launcher={launcher}"] if launcher else [])]]
+        commands = _row_commands(target, scale, row, todo, runs_root, overrides, launcher, processes)
         for command in commands:
             code = run_row_command(command)
             if code:  # the table lists the failed runs; the other rows still run
                 log.error("%s: %s exited with %d", target.name, row.label, code)
     return launched
+
+
+def _row_commands(
+    target: Target,
+    scale: str,
+    row: Row,
+    seeds: list[int],
+    runs_root: Path,
+    overrides: list[str],
+    launcher: str | None,
+    processes: int,
+) -> list[list[str]]:
+    """One `train.py -m` multirun over the row's seeds, or with torchrun one command per seed."""
+    if launcher == "torchrun":
+        torchrun = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={processes}",
+            "train.py",
+        ]
+        return [
+            [
+                *torchrun,
+                *overrides,
+                f"seed={s}",
+                f"hydra.run.dir={run_dir(runs_root, target, scale, row, s)}",
+            ]
+            for s in seeds
+        ]
+    multirun = [sys.executable, "train.py", "-m", *overrides, f"seed={','.join(map(str, seeds))}"]
+    sweep = [
+        f"hydra.sweep.dir={runs_root / target.name / scale / row.slug}",
+        "hydra.sweep.subdir=seed${seed}",
+    ]
+    return [[*multirun, *sweep, *([f"hydra/launcher={launcher}"] if launcher else [])]]
 
 
 def run_row_command(command: list[str]) -> int:

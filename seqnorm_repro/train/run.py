@@ -57,17 +57,7 @@ def _run(
     config = OmegaConf.to_container(cfg, resolve=True)
     config["paths"]["output_dir"] = str(run_dir)
     digest = config_hash(config)
-    previous = read_json(run_dir / "results.json")
-    completed = previous is not None and previous.get("status") == "completed"
-    if typed.trainer.resume == "auto" and completed and previous.get("config_hash") == digest:
-        log.info("%s already completed with this config; not training again", run_dir)
-        ran_on = (previous.get("norm_groups") or {}).get("world_size", env.world_size)
-        if ran_on != env.world_size:  # the hash leaves the process count out; say so where it differs
-            log.warning(
-                "it ran on %d process(es) and this launch has %d (see norm_groups in its results.json); "
-                "train in a new directory to repeat it here",
-                ran_on, env.world_size,
-            )  # fmt: skip
+    if typed.trainer.resume == "auto" and (previous := _completed_before(run_dir, digest, env)):
         return _objective(previous)
     _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
     data = build_data(
@@ -117,6 +107,22 @@ def _run_name(name: str) -> str:
     override_dirname, without the keys conf/config.yaml excludes), so a sweep's runs tell apart."""
     overrides = HydraConfig.get().job.override_dirname if HydraConfig.initialized() else ""
     return f"{name}: {overrides}" if overrides else name
+
+
+def _completed_before(run_dir: Path, digest: str, env: DistEnv) -> dict | None:
+    """results.json of a run completed in `run_dir` with this config hash, which is not trained again."""
+    previous = read_json(run_dir / "results.json")
+    if previous is None or previous.get("status") != "completed" or previous.get("config_hash") != digest:
+        return None
+    log.info("%s already completed with this config; not training again", run_dir)
+    ran_on = (previous.get("norm_groups") or {}).get("world_size", env.world_size)
+    if ran_on != env.world_size:  # the hash leaves the process count out; say so where it differs
+        log.warning(
+            "it ran on %d process(es) and this launch has %d (see norm_groups in its results.json); "
+            "train in a new directory to repeat it here",
+            ran_on, env.world_size,
+        )  # fmt: skip
+    return previous
 
 
 def _callbacks(cfg: Config) -> list[Callback]:
