@@ -89,6 +89,13 @@ def _other_config(results: dict[str, Any], overrides: list[str], directory: Path
     )
 
 
+def run_provenance(rows: list[RowResult]) -> tuple[list[str], list[str]]:
+    """The hardware and the commits of every completed run, sorted, for a table's provenance."""
+    runs = [r for result in rows for r in result.completed.values()]
+    hardware = sorted({r["hardware"] for r in runs if r.get("hardware")})
+    return hardware, sorted({r["git_commit"] for r in runs if r.get("git_commit")})
+
+
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
@@ -134,7 +141,8 @@ def render(
         "| row | val (ours) | val (paper) | Δ | test (ours) | test (paper) | Δ | epochs | runs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    data_rows, hardware, commits, problems = [], set(), set(), []
+    data_rows, problems = [], []
+    hardware, commits = run_provenance(rows)
     for result in rows:
         val, test = result.metric(VAL_KEY), result.test(sets)
         paper_val, paper_test = result.row.paper.get("val"), result.row.paper.get("test")
@@ -145,8 +153,6 @@ def render(
             f"| {_delta(test, paper_test)} "
             f"| {','.join(map(str, epochs)) or '-'} | {len(result.completed)}/{expected} |"
         )
-        hardware |= {r["hardware"] for r in result.completed.values()}
-        commits |= {r["git_commit"] for r in result.completed.values()}
         problems += [f"- {result.row.label}, seed {seed}: {missing}" for seed in result.missing]
         problems += [f"- {result.row.label}, seed {seed}: {why}" for seed, why in result.failed.items()]
         problems += [
@@ -177,8 +183,8 @@ def render(
         "",
         f"- command: `{command}`",
         f"- scale: {scale}; aggregated {aggregated}",
-        f"- hardware: {'; '.join(sorted(hardware)) or '-'}",
-        f"- commits of the runs: {', '.join(sorted(commits)) or '-'}",
+        f"- hardware: {'; '.join(hardware) or '-'}",
+        f"- commits of the runs: {', '.join(commits) or '-'}",
         "- std: sample standard deviation over seeds (ddof=1); with several test sets (ImageNetV2) the test",
         "  column is the mean ± std over the sets of each set's mean over seeds, as the paper's Table 2.",
     ]
@@ -188,8 +194,8 @@ def render(
         "scale": scale,
         "seeds": seeds,
         "rows": data_rows,
-        "hardware": sorted(hardware),
-        "commits": sorted(commits),
+        "hardware": hardware,
+        "commits": commits,
         "command": command,
         "aggregated": aggregated,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from seqnorm_repro.reproduce.aggregate import SMOKE_HEADER, VAL_KEY, RowResult, mean_std
+from seqnorm_repro.reproduce.aggregate import SMOKE_HEADER, VAL_KEY, RowResult, mean_std, run_provenance
 from seqnorm_repro.reproduce.paper import reported
 from seqnorm_repro.tracking.provenance import utc_now
 
@@ -74,9 +74,7 @@ def render(
         "grid": len(gm_grid) * len(gc_grid) * len(seeds),
     }
     paper = reported()["cifar10_tuning"]
-    runs = [r for result in rows for r in result.completed.values()]
-    hardware = sorted({r["hardware"] for r in runs if r.get("hardware")})
-    commits = sorted({r["git_commit"] for r in runs if r.get("git_commit")})
+    hardware, commits = run_provenance(rows)
     aggregated = utc_now()
 
     def show(s: Scored) -> str:

@@ -40,7 +40,7 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     """
     typed = validate(cfg)
     plan = plan_norm(typed, launch_env().world_size)
-    _check_norm_fits_model(typed, plan)
+    _check_model_builds(typed, plan)
     device = _device(typed.trainer.device, launch_env())
     _check_impl_runs_on(device, plan)
     env = init_distributed(device, typed.trainer.dist_timeout_s)
@@ -140,7 +140,7 @@ def _objective(results: dict) -> float:
     return float(sum(tests.values()) / len(tests)) if tests else float("nan")
 
 
-def _check_norm_fits_model(cfg: Config, plan: NormPlan) -> None:
+def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
     """Build the model on the meta device (no memory, no data) so a gc that does not divide some
     layer's channels fails now, as a config error."""
     try:
@@ -149,7 +149,9 @@ def _check_norm_fits_model(cfg: Config, plan: NormPlan) -> None:
                 cfg.model, norm_layer(plan.name, **plan.params), num_classes=10, input_shape=(3, 32, 32)
             )
     except ValueError as err:
-        raise ConfigError(f"norm={cfg.norm.name} does not fit model={cfg.model.name}: {err}") from None
+        raise ConfigError(
+            f"model={cfg.model.name} with norm={cfg.norm.name} cannot be built: {err}"
+        ) from None
     except TypeError as err:  # a norm.* key this layer does not take, or one it needs left unset
         raise ConfigError(
             f"norm={cfg.norm.name} with {plan.params}: {err}; set only the norm.* keys this norm takes"

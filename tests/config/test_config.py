@@ -68,7 +68,10 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
             ["trainer.batch_size=100", "trainer.accumulate_steps=3"],
             r"not divisible by trainer.accumulate_steps",
         ),
-        (["model=resnet56", "norm=seqnorm", "gc=32"], r"norm=seqnorm does not fit model=resnet56: .*gc=32"),
+        (
+            ["model=resnet56", "norm=seqnorm", "gc=32"],
+            r"model=resnet56 with norm=seqnorm cannot be built: .*gc=32",
+        ),
         (["norm=batchnorm", "norm.gm=4"], r"norm=batchnorm with \{'gm': 4\}: .*set only the norm"),
         (["norm=ghostnorm", "norm.gm=null"], r"norm=ghostnorm with .*set only the norm\.\* keys"),
         (["dataset.test_size=-5"], r"dataset.test_size=-5 must be >= 0"),
@@ -80,6 +83,10 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         (["optim.reference_batch=0"], r"optim.reference_batch=0 must be >= 1"),
         (["model.hidden=[512,-1]"], r"model.hidden=\[512, -1\]: widths must be >= 1"),
         (["model=wrn28_10", "model.widen_factor=0"], r"model.widen_factor=0 must be >= 1"),
+        (
+            ["model=wrn28_10", "model.depth=27"],
+            r"model=wide_resnet with norm=batchnorm cannot be built: .*depth",
+        ),
         (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
         (["model.dropout=0.3"], r"model.dropout=0.3 applies to model.name=wide_resnet only; leave it at 0.0"),
         (["+norm.eps=1e-3"], r"^norm.eps: no such setting, so nothing would read it"),
