@@ -142,7 +142,7 @@ def _objective(results: dict) -> float:
 
 def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
     """Build the model on the meta device (no memory, no data) so a gc that does not divide some
-    layer's channels fails now, as a config error."""
+    layer's channels, or a depth the architecture cannot take, fails now, as a config error."""
     try:
         with torch.device("meta"):
             build_model(
