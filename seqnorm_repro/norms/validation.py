@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 
@@ -10,6 +12,18 @@ import torch
 # The paper never normalises over fewer than 4 samples (Section 3): "a ratio of 2 results in
 # large information corruption, i.e. all activations are reduced to either 1 or -1 values".
 SMALLEST_PAPER_GROUP = 4
+
+# Frames in these folders are the layer's and nn.Module's, not the line that ran the model.
+_LAYER_DIRS = tuple(os.path.dirname(path) + os.sep for path in (__file__, torch.__file__))
+
+
+def _caller_stacklevel() -> int:
+    """warnings.warn's stacklevel for the first frame outside the norms package and torch, so that a warning
+    names the user's line that ran the model (Python 3.11 has no skip_file_prefixes)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LAYER_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_input(layer: str, shape: Sequence[int], num_features: int) -> None:
@@ -41,7 +55,7 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
         warnings.warn(
             f"{layer}: gm={gm} normalises over {per_group} samples per group (input shape "
             f"{tuple(shape)}); the paper never goes below {SMALLEST_PAPER_GROUP}",
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
 
 

@@ -22,12 +22,14 @@ def test_one_sample_per_group():
         evaluating(torch.randn(1, 4))
 
 
-def test_fewer_than_four_samples_per_group_warns():
+def test_fewer_than_four_samples_per_group_warns_at_the_line_that_ran_the_model():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), GhostNorm(4, gm=4))
     with pytest.warns(
         UserWarning,
         match=r"GhostNorm\(4, gm=4\): gm=4 normalises over 3 samples.*never goes below 4",
-    ):
-        GhostNorm(4, gm=4)(torch.randn(12, 4))
+    ) as caught:
+        model(torch.randn(12, 4))
+    assert caught[0].filename == __file__
 
 
 def test_channels_not_divisible_by_gc():
