@@ -129,8 +129,7 @@ def render(
     """The markdown table and its JSON twin; `ran`: this command trained the runs, so a missing one failed
     before it wrote anything (a config or data error), rather than not being run yet."""
     missing = "stopped before training (its error is in the log)" if ran else "missing (not run yet)"
-    expected, sets = len(seeds), target.test_sets
-    test_expected, test_unit = (expected, "seeds") if len(sets) == 1 else (len(sets), "sets")
+    sets, hardware, commits, aggregated = target.test_sets, *run_provenance(rows), utc_now()
     lines = [f"# {target.title}", ""]
     if scale == "smoke":
         lines += [SMOKE_HEADER]
@@ -141,42 +140,9 @@ def render(
         "| row | val (ours) | val (paper) | Δ | test (ours) | test (paper) | Δ | epochs | runs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    data_rows, problems = [], []
-    hardware, commits = run_provenance(rows)
-    for result in rows:
-        val, test = result.metric(VAL_KEY), result.test(sets)
-        paper_val, paper_test = result.row.paper.get("val"), result.row.paper.get("test")
-        epochs = sorted({r["epochs_completed"] for r in result.completed.values()})
-        lines.append(
-            f"| {result.row.label} | {_cell(val, expected, 'seeds')} | {_paper(paper_val)} "
-            f"| {_delta(val, paper_val)} | {_cell(test, test_expected, test_unit)} | {_paper(paper_test)} "
-            f"| {_delta(test, paper_test)} "
-            f"| {','.join(map(str, epochs)) or '-'} | {len(result.completed)}/{expected} |"
-        )
-        problems += [f"- {result.row.label}, seed {seed}: {missing}" for seed in result.missing]
-        problems += [f"- {result.row.label}, seed {seed}: {why}" for seed, why in result.failed.items()]
-        problems += [
-            f"- {result.row.label}, seed {seed}: no result on {', '.join(names)} (the folder was absent); "
-            "the test column averages each set over the seeds that have it"
-            for seed, names in result.missing_tests(sets).items()
-        ]
-        data_rows.append(
-            {
-                "label": result.row.label,
-                "overrides": list(result.row.overrides),
-                "paper": result.row.paper,
-                "val": mean_std(val),
-                "val_runs": val,
-                "test": mean_std(test),
-                "test_values": test,
-                "epochs": epochs,
-                "completed_seeds": sorted(result.completed),
-                "missing_seeds": result.missing,
-                "failed": result.failed,
-            }
-        )
+    lines += [_table_row(result, len(seeds), sets) for result in rows]
+    problems = [line for result in rows for line in _problems(result, missing, sets)]
     lines += ["", "## Missing or failed runs", ""] + (problems or ["none"])
-    aggregated = utc_now()
     lines += [
         "",
         "## Provenance",
@@ -193,10 +159,58 @@ def render(
         "title": target.title,
         "scale": scale,
         "seeds": seeds,
-        "rows": data_rows,
+        "rows": [_row_json(result, sets) for result in rows],
         "hardware": hardware,
         "commits": commits,
         "command": command,
         "aggregated": aggregated,
     }
     return "\n".join(lines) + "\n", payload
+
+
+def _epochs(result: RowResult) -> list[int]:
+    return sorted({r["epochs_completed"] for r in result.completed.values()})
+
+
+def _table_row(result: RowResult, expected: int, sets: tuple[str, ...]) -> str:
+    """One markdown row: ours and the paper's validation and test accuracy, the epochs and the run count;
+    with several test sets, the test cell counts sets rather than seeds."""
+    val, test = result.metric(VAL_KEY), result.test(sets)
+    paper_val, paper_test = result.row.paper.get("val"), result.row.paper.get("test")
+    test_cell = _cell(test, expected, "seeds") if len(sets) == 1 else _cell(test, len(sets), "sets")
+    return (
+        f"| {result.row.label} | {_cell(val, expected, 'seeds')} | {_paper(paper_val)} "
+        f"| {_delta(val, paper_val)} | {test_cell} | {_paper(paper_test)} | {_delta(test, paper_test)} "
+        f"| {','.join(map(str, _epochs(result))) or '-'} | {len(result.completed)}/{expected} |"
+    )
+
+
+def _problems(result: RowResult, missing: str, sets: tuple[str, ...]) -> list[str]:
+    """The row's missing and failed runs and its completed runs' absent test sets, a line each."""
+    label = result.row.label
+    return [
+        *(f"- {label}, seed {seed}: {missing}" for seed in result.missing),
+        *(f"- {label}, seed {seed}: {why}" for seed, why in result.failed.items()),
+        *(
+            f"- {label}, seed {seed}: no result on {', '.join(names)} (the folder was absent); "
+            "the test column averages each set over the seeds that have it"
+            for seed, names in result.missing_tests(sets).items()
+        ),
+    ]
+
+
+def _row_json(result: RowResult, sets: tuple[str, ...]) -> dict[str, Any]:
+    val, test = result.metric(VAL_KEY), result.test(sets)
+    return {
+        "label": result.row.label,
+        "overrides": list(result.row.overrides),
+        "paper": result.row.paper,
+        "val": mean_std(val),
+        "val_runs": val,
+        "test": mean_std(test),
+        "test_values": test,
+        "epochs": _epochs(result),
+        "completed_seeds": sorted(result.completed),
+        "missing_seeds": result.missing,
+        "failed": result.failed,
+    }
