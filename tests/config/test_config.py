@@ -45,6 +45,7 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
     assert (cifar.trainer.batch_size, cifar.trainer.epochs, cifar.dataset.val_size) == (512, 200, 5000)
     assert (cifar.optim.lr * cifar.schedule.peak_factor, cifar.schedule.warmup_epochs) == (0.4, 5)
     assert (cifar.augment.pad_crop, cifar.augment.cutout, cifar.optim.nesterov) == (4, 16, True)
+    assert cifar.optim.norm_weight_decay  # the recipe's code decays every parameter
     onecycle = validate(_compose(["experiment=cifar10_resnet56_onecycle"], tmp_path))
     peak = onecycle.optim.lr * onecycle.schedule.peak_factor
     assert peak == pytest.approx(3.0) and onecycle.optim.momentum == 0.0 and onecycle.trainer.epochs == 40
@@ -54,6 +55,7 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         0.2,
         250,
     )
+    assert not imagenet.optim.norm_weight_decay  # NVIDIA's: none on norm parameters
 
 
 @pytest.mark.parametrize(
