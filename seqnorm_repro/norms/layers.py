@@ -182,11 +182,12 @@ class _RunningStatsNorm(nn.Module):
 class _GhostBase(_RunningStatsNorm):
     """Shared by GhostNorm and SeqNorm: gm contiguous ghost groups and the choice of implementation."""
 
-    def __init__(self, num_features: int, gm: int, impl: Impl = "auto", **kwargs) -> None:
+    def __init__(self, num_features: int, gm: int, *args, impl: Impl = "auto", **kwargs) -> None:
+        """`args`: BatchNorm's positional arguments after num_features (eps, momentum, affine, ...)."""
         check_positive_int(f"{type(self).__name__}({num_features})", "gm", gm)
         if impl not in IMPLS:
             raise ValueError(f"{type(self).__name__}: impl={impl!r} is not one of {IMPLS}")
-        super().__init__(num_features, **kwargs)
+        super().__init__(num_features, *args, **kwargs)
         self.gm, self.impl = gm, impl
 
     def _train_norm(self, x: Tensor) -> Tensor:
@@ -241,10 +242,10 @@ class GhostNorm(_GhostBase):
 class SeqNorm(_GhostBase):
     """GroupNorm with gc groups and no affine, then GhostNorm with gm groups and the one affine."""
 
-    def __init__(self, num_features: int, gc: int, gm: int, **kwargs) -> None:
+    def __init__(self, num_features: int, gc: int, gm: int, *args, **kwargs) -> None:
         check_positive_int(f"SeqNorm({num_features})", "gc", gc)
         check_channel_groups(f"SeqNorm({num_features}, gc={gc}, gm={gm})", num_features, gc)
-        super().__init__(num_features, gm, **kwargs)
+        super().__init__(num_features, gm, *args, **kwargs)
         self.gc = gc
 
     def forward(self, x: Tensor) -> Tensor:
@@ -270,10 +271,10 @@ class NoisyBatchNorm(GhostNorm):
     BatchNorm groups on fewer GPUs; gm=1 (the default) is BatchNorm exactly.
     """
 
-    def __init__(self, num_features: int, noise_std: float, gm: int = 1, **kwargs) -> None:
+    def __init__(self, num_features: int, noise_std: float, *args, gm: int = 1, **kwargs) -> None:
         if noise_std < 0:
             raise ValueError(f"NoisyBatchNorm({num_features}): noise_std must be >= 0, got {noise_std}")
-        super().__init__(num_features, gm, **kwargs)
+        super().__init__(num_features, gm, *args, **kwargs)
         self.noise_std = noise_std
 
     def forward(self, x: Tensor) -> Tensor:

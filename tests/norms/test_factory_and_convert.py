@@ -124,3 +124,17 @@ def test_sync_batchnorm_conversion_leaves_ghost_and_seq_norms_alone():
     assert [type(m) for m in model] == [nn.SyncBatchNorm, GhostNorm, SeqNorm]
     convert_norm(model, "ghostnorm", gm=4)  # and SyncBatchNorm converts like any BatchNorm
     assert isinstance(model[0], GhostNorm) and model[0].gm == 4
+
+
+def test_batchnorm_arguments_follow_the_papers_own_positionally():
+    """nn.BatchNorm2d's eps, momentum, affine, track_running_stats come after gm, (gc, gm) or noise_std."""
+    layers = (
+        GhostNorm(8, 2, 1e-3, 0.01, False, False),
+        SeqNorm(8, 2, 4, 1e-3, 0.01, False, False),
+        NoisyBatchNorm(8, 0.1, 1e-3, 0.01, False, False),
+    )
+    for layer in layers:
+        settings = (layer.eps, layer.momentum, layer.affine, layer.track_running_stats)
+        assert settings == (1e-3, 0.01, False, False)
+        assert layer.weight is None and layer.running_mean is None
+    assert layers[1].gm == 4 and layers[2].gm == 1
