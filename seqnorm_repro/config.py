@@ -111,6 +111,16 @@ class NormConfig:
     gc: int | None = None  # channel groups (seqnorm, groupnorm)
     noise_std: float | None = None  # noisy_batchnorm
     impl: str | None = None  # ghostnorm, seqnorm: auto | triton | fused | reference
+    eps: float | None = None  # every norm but none: added to the variance
+    momentum: float | None = None  # norms with running statistics (not groupnorm, none)
+
+    def __post_init__(self) -> None:
+        _require(self.eps is None or self.eps > 0, f"norm.eps={self.eps} must be > 0")
+        _require(
+            self.momentum is None or 0 < self.momentum <= 1,
+            f"norm.momentum={self.momentum} must be in (0, 1] (BatchNorm's: this batch's weight in the "
+            "running averages)",
+        )
 
     def params(self) -> dict[str, Any]:
         """The keyword arguments for make_norm: every field but the name that this norm's yaml set (a new
@@ -327,6 +337,11 @@ def validate(cfg: DictConfig) -> Config:
 
     norm = typed.norm
     _require(norm.name in NORM_LAYERS, f"norm.name={norm.name!r} is not one of {sorted(NORM_LAYERS)}")
+    _require(  # null would leave the layer's 0.1, not torch's cumulative average
+        norm.momentum is not None or not hasattr(NORM_LAYERS[norm.name], "reset_running_stats"),
+        f"norm.momentum=null: norm={norm.name} keeps running statistics and needs a momentum in (0, 1]; "
+        "the cumulative average (momentum=None) is the Python API's only",
+    )
     if norm.gm is not None:
         _require(norm.gm >= 1, f"gm={norm.gm} must be >= 1")
     if norm.gc is not None:

@@ -53,6 +53,11 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
     if micro * world_size * trainer.accumulate_steps != trainer.batch_size:
         raise ConfigError(f"{split} is not a whole per-device batch")
     name, params, note = cfg.norm.name, cfg.norm.params(), ""
+    if trainer.sync_bn and name != "batchnorm":
+        raise ConfigError(
+            f"trainer.sync_bn=true synchronises norm=batchnorm only; norm={name} normalises per device (or "
+            "per sample): drop trainer.sync_bn"
+        )
     keeps_paper_groups = _takes_gm(name) or (name == "batchnorm" and not trainer.sync_bn)
     if cfg.paper_device_batch is not None and keeps_paper_groups:
         paper_gm, paper_batch = params.get("gm", 1), cfg.paper_device_batch
@@ -72,7 +77,7 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
         paper_groups = f"gm={paper_gm} per {cfg.paper_device_batch} samples"
         note = f"the paper's {per_group} samples per group ({paper_groups})"
         if name == "batchnorm" and gm > 1:
-            name, params = "ghostnorm", {"gm": gm}
+            name, params = "ghostnorm", {**params, "gm": gm}
             note += ": unsynchronised BatchNorm as on the paper's GPUs"
         elif _takes_gm(name):
             params = {**params, "gm": gm}

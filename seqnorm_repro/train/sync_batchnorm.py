@@ -1,6 +1,8 @@
 """trainer.sync_bn: BatchNorm with statistics over the global batch of every process.
 
-On CUDA this is torch's nn.SyncBatchNorm. torch's version rejects CPU tensors, so on CPU (gloo)
+On CUDA this is torch's nn.SyncBatchNorm, through timm's converter: torch's turns every `_BatchNorm` subclass
+into a plain SyncBatchNorm, silently dropping the activation of timm's BatchNormAct2d, which timm's turns
+into its SyncBatchNormAct. torch's SyncBatchNorm rejects CPU tensors, so on CPU (gloo)
 AllReduceBatchNorm sums the statistics with torch.distributed.nn's differentiable all-reduce;
 autograd then gives the synchronised backward. GhostNorm and SeqNorm are never converted: they are
 not `_BatchNorm`s, and ghost groups are per device by definition.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
+from timm.layers import convert_sync_batchnorm
 from torch import Tensor, nn
 
 from seqnorm_repro.norms import BatchNorm, convert_norm
@@ -47,5 +50,5 @@ class AllReduceBatchNorm(BatchNorm):
 def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     """Every real BatchNorm of `model` made global across processes, keeping its state."""
     if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return convert_sync_batchnorm(model)
     return convert_norm(model, AllReduceBatchNorm)

@@ -36,8 +36,9 @@ def test_every_preset_composes_and_validates_with_every_norm(experiment, norm, t
 
 def test_top_level_gm_and_gc_feed_the_norm(tmp_path):
     cfg = validate(_compose(["norm=seqnorm", "gc=2", "gm=16"], tmp_path))
-    assert cfg.norm.params() == {"gc": 2, "gm": 16, "impl": "auto"}
-    assert validate(_compose(["norm=batchnorm", "gm=16"], tmp_path)).norm.params() == {}
+    bn_settings = {"eps": 1e-5, "momentum": 0.1}
+    assert cfg.norm.params() == {"gc": 2, "gm": 16, "impl": "auto", **bn_settings}
+    assert validate(_compose(["norm=batchnorm", "gm=16"], tmp_path)).norm.params() == bn_settings
 
 
 def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
@@ -74,7 +75,7 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
             ["model=resnet56", "norm=seqnorm", "gc=32"],
             r"model=resnet56 with norm=seqnorm cannot be built: .*gc=32",
         ),
-        (["norm=batchnorm", "norm.gm=4"], r"norm=batchnorm with \{'gm': 4\}: .*set only the norm"),
+        (["norm=batchnorm", "norm.gm=4"], r"batchnorm with \{'gm': 4, .*argument 'gm'; set only the norm"),
         (["norm=ghostnorm", "norm.gm=null"], r"norm=ghostnorm with .*set only the norm\.\* keys"),
         (["dataset.test_size=-5"], r"dataset.test_size=-5 must be >= 0"),
         (["dataset.split_seed=-1"], r"dataset.split_seed=-1 must be >= 0"),
@@ -91,7 +92,11 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         ),
         (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
         (["model.dropout=0.3"], r"model.dropout=0.3 applies to model.name=wide_resnet only; leave it at 0.0"),
-        (["+norm.eps=1e-3"], r"^norm.eps: no such setting, so nothing would read it"),
+        (["+norm.epsilon=1e-3"], r"^norm.epsilon: no such setting, so nothing would read it"),
+        (["norm.eps=0"], r"norm.eps=0.0 must be > 0"),
+        (["norm.momentum=1.5"], r"norm.momentum=1.5 must be in \(0, 1\]"),
+        (["norm=seqnorm", "norm.momentum=null"], r"momentum=null: norm=seqnorm keeps running statistics"),
+        (["norm=none", "norm.eps=1e-3"], r"norm=none with \{'eps': 0.001\}: .*set only the norm"),
         (["+trainer.foo=1", "+bar=2"], r"^bar, trainer.foo: no such setting"),
         (
             ["norm=ghostnorm", "gm=4", "norm.impl=triton", "trainer.device=cpu"],

@@ -13,10 +13,14 @@ import numpy as np
 import psutil
 import pytest
 import torch
+from timm.layers import BatchNormAct2d, SyncBatchNormAct
+from torch import nn
 
 from seqnorm_repro.landscape.records import RECORDS_FILE, load_records
+from seqnorm_repro.norms import GhostNorm
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
+from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
 
 ONE_STEP = [
     "trainer.epochs=1", "trainer.limit_train_batches=1", "trainer.batch_size=256", "optim.momentum=0.0",
@@ -122,3 +126,11 @@ def test_a_dead_rank_ends_the_whole_job(tmp_path):
             job.kill()
     assert returncode != 0
     assert json.loads((tmp_path / "run" / "results.json").read_text())["status"] in ("running", "failed")
+
+
+def test_sync_bn_keeps_timm_norm_act_activations_and_our_layers():
+    """torch's converter turns timm's BatchNormAct2d into a SyncBatchNorm that never calls its activation."""
+    model = nn.Sequential(BatchNormAct2d(4, act_layer=nn.ReLU), GhostNorm(4, gm=2), nn.BatchNorm2d(4))
+    model = synchronise_batchnorm(model, torch.device("cuda"))  # conversion only: runs on a CPU too
+    assert [type(m) for m in model] == [SyncBatchNormAct, GhostNorm, nn.SyncBatchNorm]
+    assert isinstance(model[0].act, nn.ReLU)

@@ -42,10 +42,26 @@ def test_paper_presets_keep_the_papers_group_size(norm, expected, world_size):
 
 
 def test_one_gpu_batchnorm_preset_is_ghostnorm_over_64_samples():
-    _, plan = _plan([*CIFAR, "norm=batchnorm"], world_size=1)
-    assert (plan.name, plan.params) == ("ghostnorm", {"gm": 8})
-    _, plan = _plan([*CIFAR, "norm=batchnorm"], world_size=8)
-    assert (plan.name, plan.params) == ("batchnorm", {})
+    bn_settings = {"eps": 1e-3, "momentum": 0.01}
+    overrides = [*CIFAR, "norm=batchnorm", "norm.eps=1e-3", "norm.momentum=0.01"]
+    _, plan = _plan(overrides, world_size=1)
+    assert (plan.name, plan.params) == ("ghostnorm", {**bn_settings, "gm": 8})  # the norm's settings kept
+    _, plan = _plan(overrides, world_size=8)
+    assert (plan.name, plan.params) == ("batchnorm", bn_settings)
+
+
+def test_norm_eps_and_momentum_reach_every_layer():
+    cfg, plan = _plan([*CIFAR, "norm=seqnorm", "norm.eps=1e-3", "norm.momentum=0.01"], world_size=1)
+    model = build_model(cfg.model, norm_layer(plan.name, **plan.params), 100, (3, 32, 32))
+    norms = [m for m in model.modules() if isinstance(m, NORM_LAYERS["seqnorm"])]
+    assert norms and {(m.eps, m.momentum) for m in norms} == {(1e-3, 0.01)}
+
+
+def test_sync_bn_with_a_norm_it_cannot_synchronise_is_a_config_error():
+    with pytest.raises(
+        ConfigError, match=r"synchronises norm=batchnorm only; norm=noisy_batchnorm normalises"
+    ):
+        _plan([*CIFAR, "norm=noisy_batchnorm", "trainer.sync_bn=true"], world_size=2)
 
 
 def test_sync_bn_is_global_batchnorm_not_the_papers_groups():
