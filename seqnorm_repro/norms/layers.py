@@ -278,9 +278,11 @@ class NoisyBatchNorm(GhostNorm):
         self.noise_std = noise_std
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training and self.noise_std > 0:
-            x = x + self.noise_std * torch.randn_like(x)
-        return super().forward(x)
+        if not (self.training and self.noise_std > 0):
+            return super().forward(x)
+        # In fp32 at least: bf16 and fp16 cannot hold x + 3e-4 (the paper's best noise_std) for |x| ~ 1.
+        wide = x.to(torch.promote_types(x.dtype, torch.float32))
+        return super().forward(wide + self.noise_std * torch.randn_like(wide)).to(x.dtype)
 
     def _hyper_repr(self) -> str:
         return f"noise_std={self.noise_std}, {super()._hyper_repr()}"

@@ -22,6 +22,17 @@ def test_noise_in_training_changes_the_output_by_about_its_scale():
     assert 0.05 < difference < 0.2
 
 
+def test_low_precision_inputs_get_their_noise_in_float32():
+    """bf16's spacing near 1 is 8e-3: x + 3e-4 in bf16 would round back to x, and the ablation vanish."""
+    x = torch.rand(64, 4, 3, 3).mul(2).add(0.5).bfloat16()
+    torch.manual_seed(0)
+    low = NoisyBatchNorm(4, noise_std=3e-4)(x)
+    torch.manual_seed(0)
+    full = NoisyBatchNorm(4, noise_std=3e-4)(x.float())
+    assert low.dtype == torch.bfloat16 and torch.equal(low, full.bfloat16())
+    assert not torch.equal(low, NoisyBatchNorm(4, noise_std=0.0)(x))
+
+
 def test_eval_is_deterministic_and_noise_free():
     layer = NoisyBatchNorm(4, noise_std=1.0)
     layer(torch.randn(16, 4))
