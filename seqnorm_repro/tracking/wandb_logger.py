@@ -1,7 +1,8 @@
 """Weights & Biases logging, offline unless logger.mode=online, so nothing needs an account.
 
 One W&B run per training run (its id is kept in the run dir, so a resumed run continues the same
-W&B run), grouped by `logger.group` (a sweep's name); `finish()` always runs.
+W&B run), grouped by `logger.group` (under -m, train/run.py makes it the sweep directory when unset);
+`finish()` always runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seqnorm_repro.config import LoggerConfig
+from seqnorm_repro.tracking.run_files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,10 @@ class WandbLogger(MetricsLogger):
 
         os.environ.setdefault("WANDB_SILENT", "true")
         id_file = run_dir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
-        id_file.write_text(run_id + "\n")
+        run_id = id_file.read_text().strip() if id_file.exists() else ""
+        if not run_id:
+            run_id = uuid.uuid4().hex[:12]
+            atomic_write_text(id_file, run_id + "\n")
         self.run = wandb.init(
             project=cfg.project,
             entity=cfg.entity,

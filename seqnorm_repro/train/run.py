@@ -5,15 +5,17 @@ Under torchrun (or a SLURM launcher) every process runs this; rank 0 owns the ru
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seqnorm_repro.config import Config, ConfigError, validate
+from seqnorm_repro.config import Config, ConfigError, LoggerConfig, validate
 from seqnorm_repro.data import build_data
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
@@ -87,7 +89,7 @@ def _run(
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     logger = (
-        make_logger(typed.logger, run_dir, _run_name(typed.name), config, typed.tags)
+        make_logger(_grouped(typed.logger), run_dir, _run_name(typed.name), config, typed.tags)
         if env.is_main
         else MetricsLogger()
     )
@@ -107,6 +109,13 @@ def _run_name(name: str) -> str:
     override_dirname, without the keys conf/config.yaml excludes), so a sweep's runs tell apart."""
     overrides = HydraConfig.get().job.override_dirname if HydraConfig.initialized() else ""
     return f"{name}: {overrides}" if overrides else name
+
+
+def _grouped(logger: LoggerConfig) -> LoggerConfig:
+    """logger.group, or under -m the sweep's directory, so that every sweep's W&B runs are one group."""
+    if logger.group is None and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return dataclasses.replace(logger, group=HydraConfig.get().sweep.dir)
+    return logger
 
 
 def _completed_before(run_dir: Path, digest: str, env: DistEnv) -> dict | None:

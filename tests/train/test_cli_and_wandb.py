@@ -1,5 +1,6 @@
 """`python train.py` as a user types it, and the offline W&B run it leaves."""
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -10,10 +11,13 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import read_write
 
+from seqnorm_repro.config import LoggerConfig
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
-from seqnorm_repro.train.run import _run_name
+from seqnorm_repro.train.run import _grouped, _run_name
 
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
@@ -108,3 +112,19 @@ def test_wandb_run_names_carry_the_overrides_that_tell_a_sweeps_runs_apart():
     finally:
         hydra_config.cfg = None  # as outside a Hydra app, for the tests after this one
     assert _run_name("cifar100_wrn28_10") == "cifar100_wrn28_10"
+
+
+def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set():
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra.sweep.dir=multirun/grid"], return_hydra_config=True)
+    logger = LoggerConfig()
+    hydra_config = HydraConfig.instance()
+    try:
+        for mode, expected in ((RunMode.RUN, None), (RunMode.MULTIRUN, "multirun/grid")):
+            with read_write(cfg.hydra):
+                cfg.hydra.mode = mode
+            hydra_config.set_config(cfg)
+            assert _grouped(logger).group == expected
+        assert _grouped(dataclasses.replace(logger, group="table1-paper")).group == "table1-paper"
+    finally:
+        hydra_config.cfg = None
