@@ -37,10 +37,21 @@ class JobFailed(RuntimeError):
     before going on to the next job (sys.exit would end the whole sweep there)."""
 
 
+def _quiet_other_ranks() -> None:
+    """Ranks other than 0 log warnings, to stderr only. Under torchrun NON_MAIN_RANK_OVERRIDES gave them no
+    log file; under the SLURM launcher, submitit runs Hydra's job in every task, and Hydra opened the run
+    directory's log file for each of them before this code runs."""
+    root = logging.getLogger()
+    root.setLevel(logging.WARNING)
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
 def _train(cfg: DictConfig) -> float:
     if not launch_env().is_main:
-        logging.getLogger().setLevel(logging.WARNING)
+        _quiet_other_ranks()
     try:
         with sigterm_raises():
             return run(cfg)
@@ -53,9 +64,14 @@ def _train(cfg: DictConfig) -> float:
         sys.exit(exit_code(err))
 
 
+def _asks_for_a_sweep(args: list[str]) -> bool:
+    """Hydra's -m / --multirun, or its override hydra.mode=MULTIRUN."""
+    return any(arg in ("-m", "--multirun", "hydra.mode=MULTIRUN") for arg in args)
+
+
 def main() -> None:
     env = launch_env()
-    if env.distributed and any(arg in ("-m", "--multirun") for arg in sys.argv[1:]):
+    if env.distributed and _asks_for_a_sweep(sys.argv[1:]):
         sys.exit(
             "error: -m under torchrun would run the whole sweep on every rank; sweep with a Hydra "
             "launcher instead (hydra/launcher=slurm, see README 'Multi-GPU and clusters')"

@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from omegaconf import read_write
 from seqnorm_repro.config import LoggerConfig
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
+from seqnorm_repro.train.cli import _quiet_other_ranks
 from seqnorm_repro.train.run import _grouped, _run_name
 
 
@@ -57,6 +60,27 @@ def test_a_bad_job_of_a_sweep_fails_alone(tmp_path):
     assert "[ERROR] - gm=7 does not divide the per-device batch of 128" in done.stdout + done.stderr
     assert not (tmp_path / "0" / "results.json").exists()
     assert json.loads((tmp_path / "1" / "results.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("sweep", ["-m", "hydra.mode=MULTIRUN"])
+def test_a_sweep_under_torchrun_is_refused(sweep):
+    torchrun_rank = {**os.environ, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"}
+    done = subprocess.run([sys.executable, "train.py", sweep, "gm=4,8"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120, env=torchrun_rank)  # fmt: skip
+    assert done.returncode == 1 and "would run the whole sweep on every rank" in done.stderr
+
+
+def test_other_ranks_keep_out_of_the_log_file(tmp_path):
+    """Under the SLURM launcher Hydra gives every task the run directory's log file."""
+    root, level = logging.getLogger(), logging.getLogger().level
+    log_file = logging.FileHandler(tmp_path / "train.log")
+    root.addHandler(log_file)
+    try:
+        _quiet_other_ranks()
+        assert log_file not in root.handlers and root.level == logging.WARNING
+    finally:
+        root.removeHandler(log_file)
+        root.setLevel(level)
 
 
 def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config):
