@@ -25,20 +25,21 @@ def _chunked_batchnorm(x, gm, weight, bias, eps=1e-5):
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("gm", [1, 2, 4])
-def test_equals_batchnorm_on_each_chunk(impl, shape, gm):
+@pytest.mark.parametrize("eps", [1e-5, 0.5])  # 0.5: a few % of this input's variance, so eps must reach it
+def test_equals_batchnorm_on_each_chunk(impl, shape, gm, eps):
     x = torch.randn(shape, dtype=torch.float64) * 3 + 1
     weight, bias = (
         torch.randn(shape[1], dtype=torch.float64),
         torch.randn(shape[1], dtype=torch.float64),
     )
     dy = torch.randn(shape, dtype=torch.float64)
-    layer = GhostNorm(shape[1], gm=gm, impl=impl).double()
+    layer = GhostNorm(shape[1], gm=gm, eps=eps, impl=impl).double()
     with torch.no_grad():
         layer.weight.copy_(weight)
         layer.bias.copy_(bias)
     xs = _affine_grads(x, x)
     w2, b2 = _affine_grads(weight, bias)
-    ours, theirs = layer(xs[0]), _chunked_batchnorm(xs[1], gm, w2, b2)
+    ours, theirs = layer(xs[0]), _chunked_batchnorm(xs[1], gm, w2, b2, eps)
     torch.testing.assert_close(ours, theirs)
     ours.backward(dy)
     theirs.backward(dy)
@@ -85,7 +86,8 @@ def test_running_stats_average_the_groups_unbiased_statistics():
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("shape", [(12, 7, 3, 5), (12, 7), (6, 1, 4, 4)])  # odd C, 1d, C = 1
 @pytest.mark.parametrize("gm", [1, 3, 6])
-def test_fused_matches_reference_float64(channels_last, shape, gm):
+@pytest.mark.parametrize("eps", [1e-5, 2.0])
+def test_fused_matches_reference_float64(channels_last, shape, gm, eps):
     if channels_last and len(shape) != 4:
         pytest.skip("channels_last needs a 4-d input")
     x = torch.randn(shape, dtype=torch.float64) * 5 - 2
@@ -99,7 +101,7 @@ def test_fused_matches_reference_float64(channels_last, shape, gm):
     results = []
     for ghost_norm in (ghost_norm_fused, ghost_norm_reference):
         leaves = _affine_grads(x, weight, bias)
-        y, mean, var = ghost_norm(leaves[0], gm, leaves[1], leaves[2], 1e-5)
+        y, mean, var = ghost_norm(leaves[0], gm, leaves[1], leaves[2], eps)
         y.backward(dy)
         results.append([y, mean, var, *(t.grad for t in leaves)])
     for fused, reference in zip(*results, strict=True):

@@ -17,18 +17,19 @@ def _leaves(*tensors):
 @pytest.mark.parametrize("impl", ["fused", "reference"])
 @pytest.mark.parametrize(("gc", "gm"), [(1, 1), (2, 4), (4, 2), (8, 8)])
 @pytest.mark.parametrize("shape", [(16, 8), (16, 8, 3, 3)])
-def test_equals_group_norm_then_ghostnorm(impl, gc, gm, shape):
+@pytest.mark.parametrize("eps", [1e-5, 0.5])  # 0.5: eps must reach both stages to match
+def test_equals_group_norm_then_ghostnorm(impl, gc, gm, shape, eps):
     x = torch.randn(shape, dtype=torch.float64) * 2 + 1
     dy = torch.randn(shape, dtype=torch.float64)
-    seq = SeqNorm(8, gc=gc, gm=gm, impl=impl).double()
-    ghost = GhostNorm(8, gm=gm, impl="reference").double()
+    seq = SeqNorm(8, gc=gc, gm=gm, eps=eps, impl=impl).double()
+    ghost = GhostNorm(8, gm=gm, eps=eps, impl="reference").double()
     with torch.no_grad():
         for layer in (seq, ghost):
             layer.weight.uniform_(0.5, 1.5)
             layer.bias.uniform_(-1, 1)
         ghost.load_state_dict(seq.state_dict())
     xs = _leaves(x, x)
-    ours, theirs = seq(xs[0]), ghost(F.group_norm(xs[1], gc))
+    ours, theirs = seq(xs[0]), ghost(F.group_norm(xs[1], gc, eps=eps))
     torch.testing.assert_close(ours, theirs)
     ours.backward(dy)
     theirs.backward(dy)
@@ -39,11 +40,12 @@ def test_equals_group_norm_then_ghostnorm(impl, gc, gm, shape):
     seq.eval()
     ghost.eval()
     x_eval = torch.randn((5, *shape[1:]), dtype=torch.float64)  # any batch size
-    torch.testing.assert_close(seq(x_eval), ghost(F.group_norm(x_eval, gc)))
+    torch.testing.assert_close(seq(x_eval), ghost(F.group_norm(x_eval, gc, eps=eps)))
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_fused_matches_reference_float64(channels_last):
+@pytest.mark.parametrize("eps", [1e-5, 2.0])
+def test_fused_matches_reference_float64(channels_last, eps):
     x = torch.randn(12, 6, 3, 5, dtype=torch.float64) * 4 - 1
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -52,7 +54,7 @@ def test_fused_matches_reference_float64(channels_last):
     results = []
     for seq_norm in (seq_norm_fused, seq_norm_reference):
         leaves = _leaves(x, weight, bias)
-        y, mean, var = seq_norm(leaves[0], 3, 4, leaves[1], leaves[2], 1e-5)
+        y, mean, var = seq_norm(leaves[0], 3, 4, leaves[1], leaves[2], eps)
         y.backward(dy)
         results.append([y, mean, var, *(t.grad for t in leaves)])
     for fused, reference in zip(*results, strict=True):

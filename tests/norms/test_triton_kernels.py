@@ -47,10 +47,10 @@ def _inputs(shape, layout="NCHW", dtype=torch.float64, scale=4.0, shift=-3.0):
     return x, dy, params[0], params[1]
 
 
-def _run(norm, x, dy, weight, bias, *hyper):
+def _run(norm, x, dy, weight, bias, *hyper, eps=EPS):
     """[y, mean, var, dx, dweight, dbias] of norm(x, *hyper, weight, bias, eps) with upstream gradient dy."""
     leaves = [t.detach().clone().requires_grad_() for t in (x, weight, bias)]
-    y, mean, var = norm(leaves[0], *hyper, leaves[1], leaves[2], EPS)
+    y, mean, var = norm(leaves[0], *hyper, leaves[1], leaves[2], eps)
     y.backward(dy)
     return [y, mean, var, *(t.grad for t in leaves)]
 
@@ -100,6 +100,21 @@ def test_seqnorm_matches_reference_float64(shape, layout, gc, gm):
     ours = _run(triton_ops.seq_norm_triton, x, dy, weight, bias, gc, gm)
     _assert_all_close(ours, _run(seq_norm_reference, x, dy, weight, bias, gc, gm), rtol=1e-10, atol=1e-10)
     assert ours[0].stride() == x.stride() and ours[3].stride() == x.stride()
+
+
+@pytest.mark.parametrize(
+    ("triton_norm", "reference_norm", "hyper"),
+    [
+        (triton_ops.ghost_norm_triton, ghost_norm_reference, (4,)),
+        (triton_ops.seq_norm_triton, seq_norm_reference, (3, 4)),
+    ],
+)
+def test_eps_reaches_every_stage(triton_norm, reference_norm, hyper):
+    """eps = 2 (exact in fp32) beside a variance near 1: a stage that used another eps would be far off."""
+    x, dy, weight, bias = _inputs((8, 6, 3, 5), "channels_last", scale=1.0, shift=0.5)
+    ours = _run(triton_norm, x, dy, weight, bias, *hyper, eps=2.0)
+    theirs = _run(reference_norm, x, dy, weight, bias, *hyper, eps=2.0)
+    _assert_all_close(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
