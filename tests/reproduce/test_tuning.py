@@ -1,9 +1,19 @@
 """The paper's sequential tuning rule: the largest well-performing GM with the lowest variance, then GC."""
 
+import pytest
+
 from seqnorm_repro.reproduce import cli
 from seqnorm_repro.reproduce.aggregate import RowResult
 from seqnorm_repro.reproduce.targets import Row
-from seqnorm_repro.reproduce.tuning import Scored, score, sequential_gm
+from seqnorm_repro.reproduce.tuning import Scored, choose, score, sequential_gm
+
+
+def _row(vals: tuple[float, ...], gm: int, gc: int | None = None) -> RowResult:
+    """A tuning row whose seeds completed with these final validation accuracies."""
+    norm = ("norm=ghostnorm",) if gc is None else ("norm=seqnorm", f"gc={gc}")
+    result = RowResult(Row(f"gc={gc} gm={gm}", (*norm, f"gm={gm}")))
+    result.completed = {seed: {"final_val_acc": v} for seed, v in enumerate(vals)}
+    return result
 
 
 def test_lowest_variance_among_similar_means_wins():
@@ -22,14 +32,24 @@ def test_ties_go_to_the_largest_gm():
 
 
 def test_a_configuration_missing_a_seed_is_not_chosen_on_its_single_run():
-    def row(gm: int, *vals: float) -> RowResult:
-        result = RowResult(Row(f"GhostNorm (GM = {gm})", ("norm=ghostnorm", f"gm={gm}")))
-        result.completed = {seed: {"final_val_acc": v} for seed, v in enumerate(vals)}
-        return result
-
-    ghost, _, incomplete = score([row(4, 0.96, 0.962), row(8, 0.99)], seed_count=2)
+    ghost, _, incomplete = score([_row((0.96, 0.962), gm=4), _row((0.99,), gm=8)], seed_count=2)
     assert [s.gm for s in ghost] == [4] and sequential_gm(ghost, tolerance=0.2).gm == 4
-    assert incomplete == ["GhostNorm (GM = 8) (1 of 2 seeds)"]
+    assert incomplete == ["gc=None gm=8 (1 of 2 seeds)"]
+
+
+def test_sequential_tunes_gc_at_ghostnorms_gm_and_the_grid_takes_the_best_anywhere():
+    rows = [
+        _row((0.960, 0.966), gm=4),  # a shade better on average, but noisier
+        _row((0.962, 0.963), gm=8),  # within tolerance, lowest variance: sequential's GM
+        _row((0.950, 0.951), gm=8, gc=2),
+        _row((0.970, 0.971), gm=8, gc=4),  # the best at GM = 8
+        _row((0.990, 0.991), gm=4, gc=2),  # the best of the grid, at another GM
+        _row((0.900, 0.901), gm=4, gc=4),
+    ]
+    chosen = choose(rows, seed_count=2, tolerance=0.2)
+    assert (chosen.gm.gm, chosen.sequential.gm, chosen.sequential.gc) == (8, 8, 4)
+    assert (chosen.grid.gm, chosen.grid.gc) == (4, 2)
+    assert chosen.sequential.mean == pytest.approx(97.05) and chosen.costs == {"sequential": 8, "grid": 8}
 
 
 def test_tune_seqnorm_without_completed_runs_says_so_in_one_line(tmp_path, capsys):

@@ -64,9 +64,11 @@ def test_sync_bn_with_a_norm_it_cannot_synchronise_is_a_config_error():
         _plan([*CIFAR, "norm=noisy_batchnorm", "trainer.sync_bn=true"], world_size=2)
 
 
-def test_sync_bn_is_global_batchnorm_not_the_papers_groups():
-    _, plan = _plan([*CIFAR, "norm=batchnorm", "trainer.sync_bn=true"], world_size=8)
-    assert (plan.name, plan.per_device_batch) == ("batchnorm", 64)
+@pytest.mark.parametrize("world_size", [1, 2, 8])
+def test_sync_bn_is_global_batchnorm_not_the_papers_groups(world_size):
+    _, plan = _plan([*CIFAR, "norm=batchnorm", "trainer.sync_bn=true"], world_size=world_size)
+    assert (plan.name, plan.per_device_batch) == ("batchnorm", 512 // world_size)
+    assert "gm" not in plan.params
 
 
 def test_accumulation_counts_toward_the_per_device_batch():

@@ -15,6 +15,7 @@ def test_onecycle_follows_the_papers_cycle():
     lr = [0.1 * lr_factor(onecycle, epoch * 10, 10, 400) for epoch in (0, 15, 30, 40)]
     assert lr == pytest.approx([0.1, 3.0, 0.1, 0.003])
     assert 0.1 * lr_factor(onecycle, 75, 10, 400) == pytest.approx(1.55)  # halfway up
+    assert 0.1 * lr_factor(onecycle, 325, 10, 400) == pytest.approx(0.07575)  # the last 10 anneal linearly
 
 
 def test_warmup_cosine_rises_4x_then_decays_to_zero():
@@ -42,3 +43,8 @@ def test_no_weight_decay_on_norm_weights_and_biases(norm_weight_decay, expected)
     decay_of = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
     assert decay_of[id(model[0].weight)] == 5e-4
     assert decay_of[id(model[0].bias)] == decay_of[id(model[1].weight)] == expected
+
+
+def test_sgd_takes_momentum_and_nesterov():
+    optimizer = build_optimizer(nn.Linear(4, 4), OptimConfig(momentum=0.9, nesterov=True), 0.1)
+    assert all(g["momentum"] == 0.9 and g["nesterov"] is True for g in optimizer.param_groups)

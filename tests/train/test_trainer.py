@@ -7,9 +7,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+from seqnorm_repro.config import ScheduleConfig
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 from seqnorm_repro.train.checkpoint import CheckpointError
+from seqnorm_repro.train.schedules import lr_factor
+from seqnorm_repro.train.trainer import Trainer
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -31,6 +34,27 @@ def test_run_writes_metrics_checkpoints_and_results(tmp_path, run_config):
     for name in ("last.pt", "best.pt"):
         state = torch.load(tmp_path / "checkpoints" / name, weights_only=True)
         assert state["config_hash"] == results["config_hash"]
+
+
+def test_final_val_acc_is_the_last_epochs_and_lr_follows_the_step(tmp_path, run_config, monkeypatch):
+    """The tables read final_val_acc (the paper reports the last epoch), even where an earlier epoch was
+    better; each epoch logs the lr of its last step, lr_factor at that step's index."""
+    scripted = iter([0.9, 0.5])  # the validation accuracies of epochs 1 and 2, in place of the real ones
+    real_evaluate = Trainer.evaluate
+
+    def evaluate(self, loader):
+        metrics = real_evaluate(self, loader)
+        return {**metrics, "acc": next(scripted)} if loader is self.data.val else metrics
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    run(run_config(tmp_path, ["schedule=cosine"]))
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert (results["final_val_acc"], results["best_val_acc"], results["best_epoch"]) == (0.5, 0.9, 1)
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    per_epoch = results["steps"] // 2
+    for epoch, row in enumerate(metrics, start=1):
+        factor = lr_factor(ScheduleConfig("cosine"), epoch * per_epoch - 1, per_epoch, results["steps"])
+        assert row["lr"] == pytest.approx(0.4 * factor)
 
 
 @pytest.mark.parametrize("norm", [["norm=ghostnorm", "gm=8"], ["norm=seqnorm", "gc=4", "gm=8"]])
