@@ -125,7 +125,10 @@ def test_a_dead_rank_ends_the_whole_job(tmp_path):
         if job.poll() is None:
             job.kill()
     assert returncode != 0
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["status"] in ("running", "failed")
+    # rank 0 fails on the broken collective, or is stopped first by torchrun's SIGTERM ("interrupted":
+    # resumable); either way results.json never says completed
+    status = json.loads((tmp_path / "run" / "results.json").read_text())["status"]
+    assert status in ("running", "failed", "interrupted")
 
 
 def test_sync_bn_keeps_timm_norm_act_activations_and_our_layers():
