@@ -49,9 +49,11 @@ def load_imagenet(dataset: DatasetConfig, paths: PathsConfig) -> Source:
         raise DatasetNotFound.at(dataset.name, root, expected, "is never downloaded", "paths.imagenet_dir")
     train, val = ImageFolder(str(train_dir)), ImageFolder(str(val_dir))
     if val.classes != train.classes:
+        differ = sorted(set(val.classes) ^ set(train.classes))
         raise DatasetUnusable(
-            f"{val_dir} has {len(val.classes)} class folders and {train_dir} {len(train.classes)}: "
-            "val/ needs the same wnid folders (sort ImageNet's flat validation images into them)"
+            f"{val_dir} has {len(val.classes)} class folders and {train_dir} {len(train.classes)}, "
+            f"{len(differ)} named in one only (e.g. {differ[0]}): val/ needs the same wnid folders "
+            "(sort ImageNet's flat validation images into them)"
         )
     tests = {}
     for key, folder in IMAGENET_V2.items():

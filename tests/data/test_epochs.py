@@ -92,3 +92,16 @@ def test_evaluation_shards_cover_every_sample_once():
 
     shards = [list(EvalShard(11, rank, 3)) for rank in range(3)]
     assert sorted(index for shard in shards for index in shard) == list(range(11))
+
+
+def test_every_sample_of_an_epoch_gets_its_own_augmentation_seed(cifar):
+    bundle = cifar()
+
+    def seeds(epoch):
+        bundle.set_epoch(epoch)
+        return [seed for _, seed in bundle.train.sampler]
+
+    first, second = seeds(0), seeds(1)
+    assert len(set(first)) == len(first) == 180
+    assert len(set(second)) == len(second)
+    assert not set(first) & set(second)

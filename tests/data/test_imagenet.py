@@ -86,6 +86,26 @@ def test_imagenet_val_missing_a_class_folder_is_one_line(imagenet_root, tmp_path
     root = _imagenet_copy(imagenet_root, tmp_path)
     shutil.rmtree(root / "val" / "n00000003")
     with pytest.raises(
-        DatasetUnusable, match=r"val has 11 class folders and .*train 12: val/ needs the same"
+        DatasetUnusable,
+        match=r"val has 11 class folders and .*train 12, 1 named in one only .*: val/ needs the same",
+    ):
+        _build(root)
+
+
+def test_imagenetv2_folder_numbered_the_class_count_is_rejected(imagenet_root, tmp_path):
+    """Label 12 of 12 classes would only fail at test time, deep in the loss."""
+    root = _imagenet_copy(imagenet_root, tmp_path)
+    v2 = root / "imagenetv2-matched-frequency-format-val"
+    shutil.copytree(v2 / "11", v2 / "12")
+    with pytest.raises(DatasetUnusable, match=r"has class folders beyond the 12 classes of train/"):
+        _build(root)
+
+
+def test_imagenet_val_with_a_wnid_not_in_train_is_one_line(imagenet_root, tmp_path):
+    """Same count, other names: val/ labels would silently shift against train/'s."""
+    root = _imagenet_copy(imagenet_root, tmp_path)
+    (root / "val" / "n00000003").rename(root / "val" / "n99999999")
+    with pytest.raises(
+        DatasetUnusable, match=r"2 named in one only \(e.g. n00000003\): val/ needs the same wnid"
     ):
         _build(root)

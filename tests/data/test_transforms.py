@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms import v2
 
 from seqnorm_repro.config import AugmentConfig, ConfigError
 from seqnorm_repro.data.stats import MEAN_STD
@@ -76,3 +77,37 @@ def test_validation_uses_the_deterministic_eval_transform(make_bundle, cifar10_r
     mean, std = (torch.tensor(values).view(1, 3, 1, 1) for values in MEAN_STD["cifar10"])
     expected = (torch.from_numpy(raw).permute(0, 3, 1, 2) / 255 - mean) / std
     torch.testing.assert_close(first, expected)
+
+
+def test_randaugment_gets_num_ops_from_n_and_magnitude_from_m():
+    transform = train_transform(AugmentConfig(randaugment_n=1, randaugment_m=14), (0.5,), (0.25,), 28)
+    (randaugment,) = [step for step in transform.transforms if isinstance(step, v2.RandAugment)]
+    assert (randaugment.num_ops, randaugment.magnitude) == (1, 14)
+
+
+def test_pad_crop_pads_with_black():
+    """Zero padding, as in the paper and the device loader: reflecting would copy the image's own pixels."""
+    white = Image.fromarray(np.full((8, 8), 255, dtype=np.uint8))
+    transform = train_transform(AugmentConfig(pad_crop=4), (0.5,), (0.25,), 8)
+    black = (0 - 0.5) / 0.25
+    outs = [transform(white) for _ in range(50)]
+    assert all(((out == black) | (out == (1 - 0.5) / 0.25)).all() for out in outs)
+    assert any((out == black).any() for out in outs)
+
+
+def test_flip_mirrors_left_right_only():
+    pixels = np.zeros((8, 8), dtype=np.uint8)
+    pixels[:4, 0] = 255  # the top half of the first column: a row flip would move it down
+    transform = train_transform(AugmentConfig(flip=True), (0.0,), (1.0,), 8)
+    original = torch.from_numpy(pixels / 255).float()[None]
+    flipped = []
+    for _ in range(50):
+        out = transform(Image.fromarray(pixels))
+        assert torch.equal(out, original) or torch.equal(out, original.flip(-1))
+        flipped.append(bool(out[0, 0, -1] == 1))
+    assert any(flipped) and not all(flipped)
+
+
+def test_eval_resize_sets_the_shorter_side_and_keeps_the_aspect():
+    transform = eval_transform(AugmentConfig(eval_resize=32), (0.5,) * 3, (0.25,) * 3, 40)
+    assert transform(RGB).shape == (3, 32, 39)  # 36 x 44 -> 32 x 39.1

@@ -87,3 +87,13 @@ def test_resnet56_without_norm_survives_an_update_at_the_baseline_lr():
         loss.backward()
         optimizer.step()
     assert torch.isfinite(loss) and loss < 10
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"),
+    [("figure2", "overlay"), ("figure3", "overlay"), ("figure6", "grid"), ("figure7", "grid")],
+)
+def test_figures_2_and_3_overlay_one_panel_and_6_and_7_are_grids(name, layout):
+    """The paper's Figures 2 and 3 compare three runs in one plot; 6 and 7 give a panel per GM value and
+    the test error in the last (bottom right) panel."""
+    assert figure_spec(name).layout == layout

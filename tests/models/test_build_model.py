@@ -7,6 +7,7 @@ from torch import nn
 from seqnorm_repro.config import MODELS, ModelConfig
 from seqnorm_repro.models import MODEL_BUILDERS, CifarResNet, WideResNet, build_model
 from seqnorm_repro.models.resnet_cifar import PadShortcut
+from seqnorm_repro.models.wide_resnet import WideBasicBlock
 from seqnorm_repro.norms import BatchNorm, norm_layer
 
 BATCHNORM = norm_layer("batchnorm")
@@ -118,3 +119,31 @@ def test_wrn_shortcut_is_a_1x1_conv_where_the_shape_changes():
 def test_impossible_depth_is_rejected(cls, depth):
     with pytest.raises(ValueError, match=f"depth must be 6n \\+ \\d with n >= 1 .*got {depth}"):
         cls(BATCHNORM, 10, depth=depth)
+
+
+def test_wrn_block_is_norm_relu_conv_norm_relu_dropout_conv_with_preactivated_shortcut():
+    """Zagoruyko & Komodakis's block; where widths differ the 1x1 shortcut takes relu(norm1(x)), as the
+    authors' code does."""
+    block = WideBasicBlock(16, 32, stride=2, dropout=0.3, norm_layer=BATCHNORM).train()
+    inputs = {}  # in call order
+    for name in ("conv1", "norm2", "dropout", "conv2", "shortcut"):
+        getattr(block, name).register_forward_pre_hook(
+            lambda _module, args, name=name: inputs.setdefault(name, args[0].clone())
+        )
+    assert block(torch.randn(4, 16, 8, 8)).shape == (4, 32, 4, 4)
+    assert [name for name in inputs if name in ("norm2", "dropout", "conv2")] == ["norm2", "dropout", "conv2"]
+    assert torch.equal(inputs["shortcut"], inputs["conv1"])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [ModelConfig(name="resnet56"), ModelConfig(name="wide_resnet", depth=10, widen_factor=1)],
+    ids=["resnet56", "wrn10_1"],
+)
+def test_cifar_convolutions_start_kaiming_normal_fan_out(config):
+    """He init with fan_out, as torchvision's ResNets: the 3 -> 16 3x3 stem has fan_out 144 (fan_in 27)."""
+    torch.manual_seed(0)
+    stem = build_model(config, BATCHNORM, 10, (3, 32, 32)).stem
+    weight = (stem[0] if isinstance(stem, nn.Sequential) else stem).weight
+    assert weight.shape == (16, 3, 3, 3)
+    assert weight.std().item() == pytest.approx((2 / 144) ** 0.5, rel=0.1)

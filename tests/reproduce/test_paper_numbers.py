@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seqnorm_repro.config import compose_config, validate
 from seqnorm_repro.reproduce import aggregate
 from seqnorm_repro.reproduce.paper import reported
-from seqnorm_repro.reproduce.targets import imagenet_tuning, table1
+from seqnorm_repro.reproduce.targets import imagenet_tuning, table1, table2
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "paper" / "reported.yaml"
 
@@ -30,6 +31,24 @@ def test_table1_has_the_papers_fourteen_rows_with_full_names():
     labels = [row.label for row in table1().rows]
     assert len(labels) == 14 and "SeqNorm (GC = 4, GM = 8)" in labels
     assert len({row.slug for row in table1().rows}) == 14
+
+
+@pytest.mark.parametrize(
+    ("target", "key", "dataset"),
+    [(table1(), "table1_cifar100", "cifar100"), (*table2()[:1], "table2_cifar10", "cifar10"),
+     (table2()[1], "table2_imagenet", "imagenet")],
+    ids=["table1", "table2_cifar10", "table2_imagenet"],
+)  # fmt: skip
+def test_each_table_row_trains_the_papers_configuration(target, key, dataset, tmp_path):
+    """Every row's overrides, composed as train.py composes them, give the paper's dataset, norm, GM, GC,
+    noise and RandAugment for that row."""
+    for row, entry in zip(target.rows, reported()[key], strict=True):
+        cfg = validate(compose_config([*row.overrides, f"paths.output_dir={tmp_path}", "logger=none"]))
+        augment = cfg.augment
+        got = (cfg.dataset.name, cfg.norm.name, cfg.norm.gm, cfg.norm.gc, cfg.norm.noise_std)
+        assert got == (dataset, entry["norm"], entry.get("gm"), entry.get("gc"), entry.get("noise_std")), row
+        randaugment = [augment.randaugment_n, augment.randaugment_m] if augment.randaugment_n else None
+        assert randaugment == entry.get("randaugment"), row.label
 
 
 def test_imagenet_tuning_runs_the_papers_grids_beside_its_three_best(tmp_path):

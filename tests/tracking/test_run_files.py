@@ -1,11 +1,15 @@
-"""Run files are written whole, readable as a plain open() would leave them, and read back defensively."""
+"""Run files are written whole, readable as a plain open() would leave them, and read back defensively;
+the config hash tells runs that compute different things apart."""
 
 import os
 import stat
 
+import pytest
 import torch
+from omegaconf import OmegaConf
 
-from seqnorm_repro.tracking.run_files import read_json, write_json
+from seqnorm_repro.config import compose_config
+from seqnorm_repro.tracking.run_files import config_hash, read_json, write_json
 from seqnorm_repro.train.checkpoint import save_checkpoint
 
 
@@ -27,3 +31,22 @@ def test_read_json_takes_only_an_object(tmp_path):
         assert read_json(path) is None
     write_json(path, {"status": "completed"})
     assert read_json(path) == {"status": "completed"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "same"),
+    [
+        (["trainer.epochs=7"], False), (["seed=1"], False), (["dataset.split_seed=5"], False),
+        (["optim.lr=0.3"], False), (["norm=ghostnorm"], False), (["norm.eps=1e-3"], False),
+        (["trainer.progress=false"], True), (["logger=none"], True), (["trainer.resume=never"], True),
+        (["dataset.num_workers=3"], True), (["paths.output_dir=/elsewhere"], True), (["tags=[a]"], True),
+    ],
+)  # fmt: skip
+def test_the_config_hash_changes_with_what_a_run_computes_only(overrides, same):
+    """A completed run is skipped when its hash matches: a shorter or other run must never match."""
+
+    def digest(extra):
+        cfg = compose_config(["paths.output_dir=/run", *extra])
+        return config_hash(OmegaConf.to_container(cfg, resolve=True))
+
+    assert (digest(overrides) == digest([])) is same

@@ -13,6 +13,8 @@ import numpy as np
 import psutil
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from timm.layers import BatchNormAct2d, SyncBatchNormAct
 from torch import nn
 
@@ -20,6 +22,7 @@ from seqnorm_repro.landscape.records import RECORDS_FILE, load_records
 from seqnorm_repro.norms import GhostNorm
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
+from seqnorm_repro.train.distributed import broadcast_buffers
 from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
 
 ONE_STEP = [
@@ -137,3 +140,19 @@ def test_sync_bn_keeps_timm_norm_act_activations_and_our_layers():
     model = synchronise_batchnorm(model, torch.device("cuda"))  # conversion only: runs on a CPU too
     assert [type(m) for m in model] == [SyncBatchNormAct, GhostNorm, nn.SyncBatchNorm]
     assert isinstance(model[0].act, nn.ReLU)
+
+
+def _evaluate_state_of(rank: int, init_file: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        layer = nn.BatchNorm1d(3)
+        layer.running_mean.fill_(rank)
+        broadcast_buffers(layer)
+        assert torch.equal(layer.running_mean, torch.zeros(3)), f"rank {rank}: {layer.running_mean}"
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_evaluates_with_rank_0s_running_statistics(tmp_path):
+    """Unsynchronised norm layers drift apart per rank; evaluation and the checkpoint use rank 0's."""
+    mp.spawn(_evaluate_state_of, args=(str(tmp_path / "rendezvous"),), nprocs=2)

@@ -36,18 +36,25 @@ def test_run_writes_metrics_checkpoints_and_results(tmp_path, run_config):
         assert state["config_hash"] == results["config_hash"]
 
 
-def test_final_val_acc_is_the_last_epochs_and_lr_follows_the_step(tmp_path, run_config, monkeypatch):
+def test_final_val_acc_lr_and_seed_of_each_epoch(tmp_path, run_config, monkeypatch):
     """The tables read final_val_acc (the paper reports the last epoch), even where an earlier epoch was
-    better; each epoch logs the lr of its last step, lr_factor at that step's index."""
+    better; each epoch logs the lr of its last step, lr_factor at that step's index; and each epoch draws
+    its shuffle, augmentation and dropout from a seed of its own."""
     scripted = iter([0.9, 0.5])  # the validation accuracies of epochs 1 and 2, in place of the real ones
-    real_evaluate = Trainer.evaluate
+    real_evaluate, real_train_epoch, seeds = Trainer.evaluate, Trainer._train_epoch, []
 
     def evaluate(self, loader):
         metrics = real_evaluate(self, loader)
         return {**metrics, "acc": next(scripted)} if loader is self.data.val else metrics
 
+    def train_epoch(self, epoch):
+        seeds.append(torch.initial_seed())
+        return real_train_epoch(self, epoch)
+
     monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.setattr(Trainer, "_train_epoch", train_epoch)
     run(run_config(tmp_path, ["schedule=cosine"]))
+    assert len(set(seeds)) == 2
     results = json.loads((tmp_path / "results.json").read_text())
     assert (results["final_val_acc"], results["best_val_acc"], results["best_epoch"]) == (0.5, 0.9, 1)
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -102,8 +109,9 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config, content):
     torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
 
 
-def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_path, run_config):
-    run(run_config(tmp_path, []), max_epochs=1)
+@pytest.mark.parametrize("max_epochs", [1, None])  # an incomplete run, a completed one
+def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_path, run_config, max_epochs):
+    run(run_config(tmp_path, []), max_epochs=max_epochs)
     files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
     with pytest.raises(CheckpointError, match=r"written by a different config"):
         run(run_config(tmp_path, ["dataset.split_seed=5"]))  # another validation split, too

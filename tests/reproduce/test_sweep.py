@@ -1,0 +1,41 @@
+"""The sweep trains each run once, in the directory the table reads, and retrains a run of another config."""
+
+import json
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from seqnorm_repro.reproduce.sweep import _row_commands, expected_config_hash, is_done, row_overrides, run_dir
+from seqnorm_repro.reproduce.targets import table1
+from seqnorm_repro.tracking.provenance import REPO_ROOT
+
+TARGET = table1()
+ROW = TARGET.rows[0]
+
+
+def test_a_run_is_done_only_when_completed_with_this_config(tmp_path):
+    overrides = [*row_overrides(TARGET, "paper", ROW, ()), "seed=0"]
+    results = tmp_path / "results.json"
+    assert not is_done(overrides, tmp_path)  # nothing there
+    for status, digest, done in [
+        ("completed", expected_config_hash(overrides, tmp_path), True),
+        ("running", expected_config_hash(overrides, tmp_path), False),
+        ("completed", "0123456789abcdef", False),  # completed with other overrides: trained again
+    ]:
+        results.write_text(json.dumps({"status": status, "config_hash": digest}))
+        assert is_done(overrides, tmp_path) is done
+
+
+def test_a_multirun_puts_each_seed_in_the_directory_the_table_reads(tmp_path):
+    """Hydra resolves the row command's sweep dir and subdir per job: seed 5 must land in seed5/."""
+    overrides = row_overrides(TARGET, "paper", ROW, ())
+    command = _row_commands(TARGET, "paper", ROW, [2, 5], tmp_path, overrides, None, 1)[0]
+    job = [arg for arg in command[command.index("-m") + 1 :] if not arg.startswith("seed=")]
+    assert "seed=2,5" in command
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*job, "seed=5"], return_hydra_config=True)
+    sweep = OmegaConf.to_container(cfg.hydra.sweep, resolve=True)
+    assert (sweep["dir"], sweep["subdir"]) == (
+        str(run_dir(tmp_path, TARGET, "paper", ROW, 5).parent),
+        "seed5",
+    )
