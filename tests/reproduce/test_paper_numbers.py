@@ -44,11 +44,10 @@ def test_each_table_row_trains_the_papers_configuration(target, key, dataset, tm
     noise and RandAugment for that row."""
     for row, entry in zip(target.rows, reported()[key], strict=True):
         cfg = validate(compose_config([*row.overrides, f"paths.output_dir={tmp_path}", "logger=none"]))
-        augment = cfg.augment
-        got = (cfg.dataset.name, cfg.norm.name, cfg.norm.gm, cfg.norm.gc, cfg.norm.noise_std)
-        assert got == (dataset, entry["norm"], entry.get("gm"), entry.get("gc"), entry.get("noise_std")), row
+        augment, paper = cfg.augment, (entry.get(key) for key in ("gm", "gc", "noise_std", "randaugment"))
         randaugment = [augment.randaugment_n, augment.randaugment_m] if augment.randaugment_n else None
-        assert randaugment == entry.get("randaugment"), row.label
+        ours = (cfg.dataset.name, cfg.norm.name, cfg.norm.gm, cfg.norm.gc, cfg.norm.noise_std, randaugment)
+        assert ours == (dataset, entry["norm"], *paper), row.label
 
 
 def test_imagenet_tuning_runs_the_papers_grids_beside_its_three_best(tmp_path):
