@@ -213,7 +213,7 @@ class TrainerConfig:
     eval_batch_size: int = 1000
     accumulate_steps: int = 1  # forward passes per step; each sees batch_size / accumulate_steps
     device: str = "auto"  # auto: cuda when available, else cpu
-    amp: str = "none"  # none | bf16 | fp16 (CUDA only; fp16 uses a GradScaler)
+    amp: str = "none"  # none | bf16 | fp16 (torch.autocast on any device; fp16 uses a GradScaler)
     channels_last: bool = False
     compile: bool = False
     grad_clip: float | None = None  # max global gradient norm

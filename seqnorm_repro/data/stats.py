@@ -1,4 +1,10 @@
-"""Per-channel mean and std of each dataset's training images (0..1 scale), for Normalize."""
+"""What is known of each dataset before a file is read: the shape of its images, and the per-channel
+mean and std of its training images (0..1 scale), for Normalize."""
+
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {  # (C, H, W); ImageNet's as the usual 224 crop
+    "mnist5k": (1, 28, 28), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32), "cifar100": (3, 32, 32), "imagenet": (3, 224, 224),
+}  # fmt: skip
 
 MEAN_STD: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "mnist": ((0.1307,), (0.3081,)),

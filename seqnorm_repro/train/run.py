@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnorm_repro.config import Config, ConfigError, LoggerConfig, validate
 from seqnorm_repro.data import build_data
+from seqnorm_repro.data.stats import IMAGE_SHAPES
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.norms.layers import check_triton_runs_on
@@ -151,15 +152,20 @@ def _objective(results: dict) -> float:
 
 def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
     """Build the model on the meta device (no memory, no data) so a gc that does not divide some
-    layer's channels, or a depth the architecture cannot take, fails now, as a config error."""
+    layer's channels, a depth the architecture cannot take, or a model that cannot read the dataset's
+    images fails now, as a config error."""
     try:
         with torch.device("meta"):
             build_model(
-                cfg.model, norm_layer(plan.name, **plan.params), num_classes=10, input_shape=(3, 32, 32)
+                cfg.model,
+                norm_layer(plan.name, **plan.params),
+                10,
+                input_shape=IMAGE_SHAPES[cfg.dataset.name],
             )
     except ValueError as err:
         raise ConfigError(
-            f"model={cfg.model.name} with norm={cfg.norm.name} cannot be built: {err}"
+            f"model={cfg.model.name} with norm={cfg.norm.name} on dataset={cfg.dataset.name} "
+            f"cannot be built: {err}"
         ) from None
     except TypeError as err:  # a norm.* key this layer does not take, or one it needs left unset
         raise ConfigError(

@@ -86,12 +86,11 @@ class Trainer:
         self.eval_forward = torch.compile(self.model) if trainer.compile else self.model
         self.base_lr = base_lr(cfg.optim, trainer.batch_size)  # before the schedule
         self.optimizer = build_optimizer(self.model, cfg.optim, self.base_lr)
-        use_amp = trainer.amp != "none" and device.type == "cuda"
-        if trainer.amp != "none" and not use_amp:
-            log.warning("trainer.amp=%s applies on CUDA only; training in float32 on %s", trainer.amp, device)
+        # torch.autocast and GradScaler run on CPU too, so CI covers the fp16 path (scaler, resume)
         amp_dtype = torch.bfloat16 if trainer.amp == "bf16" else torch.float16
+        use_amp = trainer.amp != "none"
         self.autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if use_amp else nullcontext
-        self.scaler = torch.amp.GradScaler(device.type, enabled=use_amp and trainer.amp == "fp16")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=trainer.amp == "fp16")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=trainer.label_smoothing)
         micro_batches = len(data.train) // trainer.accumulate_steps
         self.steps_per_epoch = min(micro_batches, trainer.limit_train_batches or micro_batches)

@@ -1,5 +1,6 @@
 """Every preset composes and validates; bad values fail before any data loads, naming the key."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         ),
         (
             ["model=resnet56", "norm=seqnorm", "gc=32"],
-            r"model=resnet56 with norm=seqnorm cannot be built: .*gc=32",
+            r"model=resnet56 with norm=seqnorm on dataset=cifar10 cannot be built: .*gc=32",
         ),
         (["norm=batchnorm", "norm.gm=4"], r"batchnorm with \{'gm': 4, .*argument 'gm'; set only the norm"),
         (["norm=ghostnorm", "norm.gm=null"], r"norm=ghostnorm with .*set only the norm\.\* keys"),
@@ -88,7 +89,7 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         (["model=wrn28_10", "model.widen_factor=0"], r"model.widen_factor=0 must be >= 1"),
         (
             ["model=wrn28_10", "model.depth=27"],
-            r"model=wide_resnet with norm=batchnorm cannot be built: .*depth",
+            r"model=wide_resnet with norm=batchnorm on dataset=cifar10 cannot be built: .*depth",
         ),
         (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
         (["model.dropout=0.3"], r"model.dropout=0.3 applies to model.name=wide_resnet only; leave it at 0.0"),
@@ -110,6 +111,17 @@ def test_bad_values_fail_before_any_data_loads(overrides, message, tmp_path):
     with pytest.raises(ConfigError, match=message):
         run(_compose([*offline, *overrides], tmp_path))
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_model_that_cannot_read_the_datasets_images_fails_before_any_data_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules["seqnorm_repro.train.run"], "build_data", _no_data_loads)
+    message = r"on dataset=mnist5k cannot be built: .*3-channel images, got input shape \(1, 28, 28\)"
+    with pytest.raises(ConfigError, match=message):
+        run(_compose(["dataset=mnist5k", "model=resnet18", "model.library=torchvision"], tmp_path))
+
+
+def _no_data_loads(*args, **kwargs):
+    raise AssertionError("data loaded before the config was checked")
 
 
 def test_slurm_launcher_config_composes(tmp_path):

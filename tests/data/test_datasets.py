@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from seqnorm_repro.config import AugmentConfig
+from seqnorm_repro.config import DATASETS, AugmentConfig
+from seqnorm_repro.data.stats import IMAGE_SHAPES
 
 CIFAR = AugmentConfig(flip=True, pad_crop=4, cutout=16)
 IMAGENET = AugmentConfig(flip=True, random_resized_crop=32, eval_resize=36, eval_crop=32)
@@ -32,6 +33,7 @@ def test_dataset_yields_batches_of_its_shape_and_labels(
 ):
     bundle = make_bundle(name, augment=augment, val_size=val_size, batch_size=16)
     assert bundle.input_shape == shape
+    assert IMAGE_SHAPES[name] == shape or name == "imagenet"  # the run's model check (ImageNet: 224 px)
     assert bundle.num_classes == num_classes
     assert sorted(bundle.tests) == tests
     assert (bundle.val is None) == (val_size == 0 and name != "imagenet")
@@ -45,6 +47,10 @@ def test_dataset_yields_batches_of_its_shape_and_labels(
     train_labels = torch.cat([labels for _, labels in bundle.train])
     assert len(train_labels) == len(bundle.train) * 16  # drop_last
     assert len(train_labels.unique()) == num_classes or name == "cifar100"  # 3 per class: some fall out
+
+
+def test_every_dataset_has_an_image_shape():
+    assert set(IMAGE_SHAPES) == set(DATASETS)
 
 
 def test_images_are_normalised(make_bundle):

@@ -1,15 +1,18 @@
 """The trainer end to end on mnist5k (no download): files, resume, failure modes, and accuracy."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from torch import nn
 
 from seqnorm_repro.config import ScheduleConfig
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
+from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.checkpoint import CheckpointError
 from seqnorm_repro.train.schedules import lr_factor
 from seqnorm_repro.train.trainer import Trainer
@@ -64,7 +67,14 @@ def test_final_val_acc_lr_and_seed_of_each_epoch(tmp_path, run_config, monkeypat
         assert row["lr"] == pytest.approx(0.4 * factor)
 
 
-@pytest.mark.parametrize("norm", [["norm=ghostnorm", "gm=8"], ["norm=seqnorm", "gc=4", "gm=8"]])
+@pytest.mark.parametrize(
+    "norm",
+    [
+        ["norm=ghostnorm", "gm=8"],
+        ["norm=seqnorm", "gc=4", "gm=8"],
+        ["norm=ghostnorm", "gm=8", "trainer.amp=fp16"],
+    ],
+)
 def test_interrupt_and_resume_equals_uninterrupted(tmp_path, norm, run_config):
     whole, pieces = tmp_path / "whole", tmp_path / "pieces"
     overrides = [*norm, "trainer.epochs=3", "optim.momentum=0.9", "schedule=cosine"]
@@ -139,6 +149,53 @@ def test_accumulation_mixup_smoothing_and_clipping_run(tmp_path, run_config):
     run(run_config(tmp_path, overrides))
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "completed" and results["steps"] == 3500 // 256
+
+
+class _LinearOutputDtypes(Callback):
+    """Hooks the model's Linear layers at the first step and records their output dtypes from then on."""
+
+    def __init__(self) -> None:
+        self.dtypes: set[torch.dtype] = set()
+        self.hooked = False
+
+    def before_step(self, trainer, inputs, targets) -> None:
+        if not self.hooked:
+            self.hooked = True
+            for module in trainer.model.modules():
+                if isinstance(module, nn.Linear):
+                    module.register_forward_hook(lambda module, args, output: self.dtypes.add(output.dtype))
+
+
+@pytest.mark.parametrize(
+    ("amp", "dtype"), [("none", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16)]
+)
+def test_amp_runs_the_model_in_its_dtype_on_cpu_too(tmp_path, run_config, monkeypatch, amp, dtype):
+    recorder = _LinearOutputDtypes()
+    monkeypatch.setattr(sys.modules["seqnorm_repro.train.run"], "_callbacks", lambda cfg: [recorder])
+    overrides = [
+        "norm=ghostnorm",
+        "gm=8",
+        f"trainer.amp={amp}",
+        "trainer.epochs=1",
+        "trainer.limit_train_batches=3",
+    ]
+    run(run_config(tmp_path, overrides))
+    assert recorder.dtypes == {dtype}  # the later training steps and the evaluations
+    scaler = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["scaler"]
+    assert bool(scaler) == (amp == "fp16")  # GradScaler's state_dict is empty when it is disabled
+
+
+def test_fp16_loss_scale_is_checkpointed_and_restored(tmp_path, run_config):
+    overrides = ["norm=ghostnorm", "gm=8", "trainer.amp=fp16", "trainer.grad_clip=2.0"]
+    run(run_config(tmp_path, overrides), max_epochs=1)
+    last = tmp_path / "checkpoints" / "last.pt"
+    checkpoint = torch.load(last, weights_only=True)
+    steps = checkpoint["state"]["step"]
+    checkpoint["scaler"] |= {"scale": 1024.0, "_growth_tracker": 7}  # as if epoch 1 had ended there
+    torch.save(checkpoint, last)
+    run(run_config(tmp_path, overrides))
+    scaler = torch.load(last, weights_only=True)["scaler"]
+    assert (scaler["scale"], scaler["_growth_tracker"]) == (1024.0, 7 + steps)  # no overflow at 1024
 
 
 def test_default_run_reaches_85_percent_test_accuracy(tmp_path):
