@@ -45,17 +45,21 @@ def _implementation(layer: str, impl: str):
     module is imported on first use, so the layers import without triton (CPU-only torch)."""
     if impl != "triton":
         return _TORCH_IMPLS[layer, impl]
-    if not HAS_TRITON:
-        raise RuntimeError("impl='triton' needs the triton package (pip install triton); or use impl='fused'")
+    _require_triton()
     from seqnorm_repro.norms import triton_ops
 
     return getattr(triton_ops, f"{layer}_norm_triton")
 
 
+def _require_triton() -> None:
+    if not HAS_TRITON:
+        raise RuntimeError("impl='triton' needs the triton package (pip install triton); or use impl='fused'")
+
+
 def check_triton_runs_on(device: torch.device) -> None:
     """Raises the RuntimeError impl='triton' would raise at the first forward on `device`, so a training
     run can stop before it loads any data."""
-    _implementation("ghost", "triton")  # triton is installed
+    _require_triton()
     from seqnorm_repro.norms import triton_ops
 
     triton_ops.check_device(device)
@@ -190,6 +194,16 @@ class _GhostBase(_RunningStatsNorm):
         super().__init__(num_features, *args, **kwargs)
         self.gm, self.impl = gm, impl
 
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(self._describe(), x.shape, self.num_features)
+        if not self._uses_batch_stats():
+            return self._eval_norm(self._eval_input(x))
+        return self._train_norm(x)
+
+    def _eval_input(self, x: Tensor) -> Tensor:
+        """What the running statistics normalise: the input (SeqNorm: its GroupNorm's output)."""
+        return x
+
     def _train_norm(self, x: Tensor) -> Tensor:
         check_ghost_batch(self._describe(), x.shape, self.gm)
         impl = self._impl_for(x)
@@ -226,12 +240,6 @@ class _GhostBase(_RunningStatsNorm):
 class GhostNorm(_GhostBase):
     """BatchNorm over each of gm contiguous chunks of the batch (Figure 4); gm=1 is BatchNorm."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        check_input(self._describe(), x.shape, self.num_features)
-        if not self._uses_batch_stats():
-            return self._eval_norm(x)
-        return self._train_norm(x)
-
     def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
         return _implementation("ghost", impl)(x, self.gm, self.weight, self.bias, self.eps, *running)
 
@@ -248,11 +256,8 @@ class SeqNorm(_GhostBase):
         super().__init__(num_features, gm, *args, **kwargs)
         self.gc = gc
 
-    def forward(self, x: Tensor) -> Tensor:
-        check_input(self._describe(), x.shape, self.num_features)
-        if not self._uses_batch_stats():
-            return self._eval_norm(F.group_norm(x, self.gc, eps=self.eps))
-        return self._train_norm(x)
+    def _eval_input(self, x: Tensor) -> Tensor:
+        return F.group_norm(x, self.gc, eps=self.eps)
 
     def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
         return _implementation("seq", impl)(x, self.gc, self.gm, self.weight, self.bias, self.eps, *running)

@@ -436,8 +436,11 @@ def _seq_norm(
     """SeqNorm's forward: y, the ghost groups' mean and variance, and the row and GroupNorm statistics
     that its backward takes."""
     running = running_mean, running_var, factor
-    *stats, slope, shift = _seq_norm_statistics(x, weight, bias, *running, gc, gm, eps)
-    return _apply(x, x.shape[0], ROW_CHUNKS, stats[2], slope, shift), *stats
+    ghost_mean, ghost_var, row_mean, row_var, group_mean, rho, slope, shift = _seq_norm_statistics(
+        x, weight, bias, *running, gc, gm, eps
+    )
+    y = _apply(x, x.shape[0], ROW_CHUNKS, row_mean, slope, shift)
+    return y, ghost_mean, ghost_var, row_mean, row_var, group_mean, rho
 
 
 @_operator()
@@ -491,7 +494,8 @@ class SeqNormTriton(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, factor, gc, gm, eps):
         outputs = _seq_norm(x, weight, bias, running_mean, running_var, factor, gc, gm, eps)
-        ctx.save_for_backward(x, weight, *outputs[3:], *outputs[1:3])
+        _, ghost_mean, ghost_var, *row_and_group_stats = outputs
+        ctx.save_for_backward(x, weight, *row_and_group_stats, ghost_mean, ghost_var)  # backward's order
         ctx.hyper = (gc, gm, eps)
         mark_statistics(ctx, *outputs[1:])
         return outputs
