@@ -107,7 +107,7 @@ class ModelConfig:
 @dataclass
 class NormConfig:
     name: str = "batchnorm"  # see seqnorm_repro.norms.NORM_LAYERS
-    gm: int | None = None  # ghost groups per forward pass (ghostnorm, seqnorm)
+    gm: int | None = None  # ghost groups per forward pass (ghostnorm, seqnorm, noisy_batchnorm)
     gc: int | None = None  # channel groups (seqnorm, groupnorm)
     noise_std: float | None = None  # noisy_batchnorm
     impl: str | None = None  # ghostnorm, seqnorm: auto | triton | fused | reference
@@ -196,14 +196,15 @@ class AugmentConfig:
 @dataclass
 class LoggerConfig:
     name: str = "wandb"
-    mode: str = "offline"  # offline (default: no account needed; `wandb sync` uploads later) | online
+    mode: str = "offline"  # offline (the default: no account; `wandb sync` uploads later) | online | disabled
     project: str = "seqnorm-repro"
     entity: str | None = None
     group: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.name in LOGGERS, f"logger.name={self.name!r} is not one of {LOGGERS}")
-        _require(self.mode in ("offline", "online", "disabled"), f"logger.mode={self.mode!r}")
+        modes = ("offline", "online", "disabled")
+        _require(self.mode in modes, f"logger.mode={self.mode!r} is not one of {modes}")
 
 
 @dataclass
@@ -326,14 +327,16 @@ def _require_known_keys(cfg: DictConfig) -> None:
 def validate(cfg: DictConfig) -> Config:
     """Resolve `cfg` into typed dataclasses (running their range checks), then the cross-field rules.
 
-    Raises ConfigError with the key to change; needs no data and builds no model.
+    Raises ConfigError with the key to change; needs no data and builds no model. The rules that need
+    the process count (gm divides the per-device batch, sync_bn) are `train.norm_groups.plan_norm`'s,
+    and those that need the model (gc divides its channels) `train.run._check_model_builds`'s.
     """
     _require_known_keys(cfg)
     try:
         typed: Config = OmegaConf.to_object(cfg)
     except ValueError as err:  # a __post_init__ check; OmegaConf wraps it with its own context
         raise ConfigError(str(err).splitlines()[0]) from None
-    from seqnorm_repro.norms import NORM_LAYERS  # the norms package stays free of config imports
+    from seqnorm_repro.norms import NORM_LAYERS  # imports torch: not for every config user
 
     norm = typed.norm
     _require(norm.name in NORM_LAYERS, f"norm.name={norm.name!r} is not one of {sorted(NORM_LAYERS)}")

@@ -78,11 +78,11 @@ class GroupNorm(nn.GroupNorm):
 
     def __init__(
         self, num_features: int, gc: int, eps: float = 1e-5, affine: bool = True,
-        device=None, dtype=None,
+        device=None, dtype=None, *, bias: bool = True,
     ) -> None:  # fmt: skip
         check_positive_int(f"GroupNorm({num_features})", "gc", gc)
         check_channel_groups(f"GroupNorm({num_features}, gc={gc})", num_features, gc)
-        super().__init__(gc, num_features, eps, affine, device=device, dtype=dtype)
+        super().__init__(gc, num_features, eps, affine, device=device, dtype=dtype, bias=bias)
         self.gc = gc
 
 

@@ -1,4 +1,5 @@
-"""Run a target's rows through Hydra multirun, one `python train.py -m` per row over its seeds.
+"""Run a target's rows through Hydra multirun, one `python train.py -m` per row over its seeds (under
+torchrun, which Hydra cannot launch, one `torchrun ... train.py` per seed).
 
 Run directories are deterministic (runs/<target>/<scale>/<row>/seed<N>), so running a target again
 skips every run whose results.json says completed with the same config hash, and an interrupted
@@ -35,7 +36,8 @@ def row_overrides(target: Target, scale: str, row: Row, extra: tuple[str, ...]) 
 
 
 def expected_config_hash(overrides: list[str], directory: Path) -> str:
-    """The config hash a run trained with `overrides` in `directory` records (the trainer's own hash)."""
+    """The config hash a run trained with `overrides` records (the trainer's own hash); `directory`
+    only resolves the paths that interpolate it, which the hash leaves out."""
     cfg = compose_config([*overrides, f"paths.output_dir={directory}"])
     return config_hash(OmegaConf.to_container(cfg, resolve=True))
 

@@ -92,8 +92,8 @@ class Trainer:
         self.autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if use_amp else nullcontext
         self.scaler = torch.amp.GradScaler(device.type, enabled=trainer.amp == "fp16")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=trainer.label_smoothing)
-        micro_batches = len(data.train) // trainer.accumulate_steps
-        self.steps_per_epoch = min(micro_batches, trainer.limit_train_batches or micro_batches)
+        full_steps = len(data.train) // trainer.accumulate_steps  # optimizer steps the split gives
+        self.steps_per_epoch = min(full_steps, trainer.limit_train_batches or full_steps)
         if self.steps_per_epoch < 1:
             raise ConfigError(
                 f"the training split gives {len(data.train)} batches, fewer than trainer.accumulate_steps="
@@ -264,7 +264,7 @@ class Trainer:
             totals[0] += loss.detach() * targets.shape[0]
             totals[1] += (logits.argmax(1) == targets).sum()
             totals[2] += targets.shape[0]
-        loss_sum, correct, seen = all_reduce_sum(totals).tolist()  # the epoch's one CPU-GPU sync
+        loss_sum, correct, seen = all_reduce_sum(totals).tolist()  # one sync (fp16's scaler adds one a step)
         loss = loss_sum / seen
         if not math.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss} in epoch {epoch + 1}: lower optim.lr")

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.config import ModelConfig
-from seqnorm_repro.models import WideResNet, build_model
+from seqnorm_repro.models import MODEL_BUILDERS, WideResNet, build_model
 from seqnorm_repro.norms import NORM_LAYERS, norm_layer
 
 BATCH, NUM_CLASSES = 8, 10
@@ -38,6 +38,11 @@ def make_model(model_id: str, layer) -> nn.Module:
 
 def test_sweep_covers_every_norm():
     assert set(NORM_PARAMS) == set(NORM_LAYERS)
+
+
+def test_sweep_covers_every_model():
+    names = {"wide_resnet" if key == "wrn10_1" else key.partition("_")[0] for key in MODEL_INPUTS}
+    assert names == set(MODEL_BUILDERS)
 
 
 @pytest.fixture(scope="module", params=sorted(NORM_PARAMS))
