@@ -261,9 +261,7 @@ class Trainer:
                 self.scaler.scale(loss / cfg.accumulate_steps).backward()
             if stepping:
                 self._optimizer_step(inputs, targets)
-            totals[0] += loss.detach() * targets.shape[0]
-            totals[1] += (logits.argmax(1) == targets).sum()
-            totals[2] += targets.shape[0]
+            _tally(totals, loss.detach() * targets.shape[0], logits, targets)
         loss_sum, correct, seen = all_reduce_sum(totals).tolist()  # one sync (fp16's scaler adds one a step)
         loss = loss_sum / seen
         if not math.isfinite(loss):
@@ -326,9 +324,7 @@ class Trainer:
             inputs, targets = self._to_device(inputs, targets)
             with self.autocast():
                 logits = self.eval_forward(inputs)
-            totals[0] += F.cross_entropy(logits.float(), targets, reduction="sum")
-            totals[1] += (logits.argmax(1) == targets).sum()
-            totals[2] += targets.shape[0]
+            _tally(totals, F.cross_entropy(logits.float(), targets, reduction="sum"), logits, targets)
         loss_sum, correct, seen = all_reduce_sum(totals).tolist()
         return {"acc": correct / seen, "loss": loss_sum / seen}
 
@@ -343,6 +339,13 @@ class Trainer:
             extra["test_acc_mean"], extra["test_acc_std"] = values.mean().item(), values.std().item()
         self.logger.log({f"test_acc/{name}": acc for name, acc in tests.items()}, step=self.state.step)
         return extra
+
+
+def _tally(totals: Tensor, loss_sum: Tensor, logits: Tensor, targets: Tensor) -> None:
+    """Adds a batch's (loss sum, correct predictions, samples) to `totals` on the device: no sync."""
+    totals[0] += loss_sum
+    totals[1] += (logits.argmax(1) == targets).sum()
+    totals[2] += targets.shape[0]
 
 
 def _format(row: dict[str, Any]) -> str:
