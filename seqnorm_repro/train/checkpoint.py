@@ -31,7 +31,7 @@ def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dic
         first_sentence = str(err).partition("\n")[0].partition(". ")[0][:120]
         raise CheckpointError(
             f"{path} is corrupt or unreadable ({type(err).__name__}: {first_sentence}); "
-            "delete it (best.pt may still be intact) or set trainer.resume=never to start over"
+            "delete it or set trainer.resume=never to train again from epoch 1 (best.pt is not resumed from)"
         ) from None
     if not isinstance(state, dict) or "model" not in state or "config_hash" not in state:
         raise CheckpointError(

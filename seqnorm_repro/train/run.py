@@ -21,9 +21,11 @@ from seqnorm_repro.data.stats import IMAGE_SHAPES
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.norms.layers import check_triton_runs_on
+from seqnorm_repro.tracking.hydra_record import keep_hydra_record, restore_hydra_record
 from seqnorm_repro.tracking.run_files import config_hash, read_json
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger, make_logger
 from seqnorm_repro.train.callbacks import Callback
+from seqnorm_repro.train.checkpoint import CheckpointError, load_checkpoint
 from seqnorm_repro.train.distributed import DistEnv, broadcast_object, init_distributed, launch_env, shutdown
 from seqnorm_repro.train.norm_groups import NormPlan, norm_groups_record, plan_norm, samples_per_group
 from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
@@ -62,6 +64,7 @@ def _run(
     digest = config_hash(config)
     if typed.trainer.resume == "auto" and (previous := _completed_before(run_dir, digest, env)):
         return _objective(previous)
+    checkpoint = _checkpoint_to_resume(run_dir, digest, typed.trainer.resume, device)
     _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
     data = build_data(
         typed.dataset,
@@ -89,15 +92,17 @@ def _run(
     )  # fmt: skip
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        keep_hydra_record(run_dir)
     logger = (
         make_logger(_grouped(typed.logger), run_dir, _run_name(typed.name), config, typed.tags)
         if env.is_main
         else MetricsLogger()
     )
-    context = RunContext(run_dir, config, digest, env, groups)
+    context = RunContext(run_dir, config, digest, env, groups, _resume_hint(run_dir))
     failed = True
     try:
-        results = Trainer(typed, model, data, device, context, logger, _callbacks(typed)).fit(max_epochs)
+        trainer = Trainer(typed, model, data, device, context, logger, _callbacks(typed))
+        results = trainer.fit(max_epochs, checkpoint)
         failed = False
     finally:
         logger.finish(failed=failed)
@@ -133,6 +138,36 @@ def _completed_before(run_dir: Path, digest: str, env: DistEnv) -> dict | None:
             ran_on, env.world_size,
         )  # fmt: skip
     return previous
+
+
+def _checkpoint_to_resume(run_dir: Path, digest: str, resume: str, device: torch.device) -> dict | None:
+    """last.pt, read before any data loads or W&B starts, so that a checkpoint of another config or a
+    corrupt one stops the run with the directory's records and W&B run as they were."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if resume != "auto":
+        return None
+    if not last.exists():
+        epochs = (read_json(run_dir / "results.json") or {}).get("epochs_completed")
+        if epochs:
+            log.warning(
+                "%s is missing, so the %d epochs results.json records are trained again", last, epochs
+            )
+        return None
+    try:
+        return load_checkpoint(last, digest, device)
+    except CheckpointError:
+        restore_hydra_record(run_dir)
+        raise
+
+
+def _resume_hint(run_dir: Path) -> str:
+    """What resumes this run: Hydra's default directories hold the start time, so the same command
+    alone would start a new run in a new directory."""
+    if not HydraConfig.initialized():
+        return f"run again with paths.output_dir={run_dir}"
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return f"run the same command with hydra.sweep.dir={HydraConfig.get().sweep.dir}"
+    return f"run the same command with hydra.run.dir={run_dir}"
 
 
 def _callbacks(cfg: Config) -> list[Callback]:

@@ -26,7 +26,7 @@ from seqnorm_repro.tracking.provenance import git_commit, hardware
 from seqnorm_repro.tracking.run_files import write_json, write_jsonl
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.callbacks import Callback
-from seqnorm_repro.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from seqnorm_repro.train.checkpoint import CheckpointError, save_checkpoint
 from seqnorm_repro.train.distributed import DistEnv, all_reduce_sum, broadcast_buffers
 from seqnorm_repro.train.optim import base_lr, build_optimizer
 from seqnorm_repro.train.schedules import lr_factor
@@ -43,6 +43,7 @@ class RunContext:
     config_hash: str
     env: DistEnv = field(default_factory=DistEnv)
     norm_groups: dict[str, Any] = field(default_factory=dict)  # see norm_groups.norm_groups_record
+    resume_hint: str = "run again in the same directory"  # what the interrupted message tells to do
 
 
 @dataclass
@@ -121,11 +122,10 @@ class Trainer:
             "samples_per_group": self.context.norm_groups.get("samples_per_group"),
         }
 
-    def _resume(self) -> None:
-        last = self.checkpoint_dir / "last.pt"
-        if self.cfg.trainer.resume != "auto" or not last.exists():
+    def _resume(self, checkpoint: dict[str, Any] | None) -> None:
+        if checkpoint is None:
             return
-        checkpoint = load_checkpoint(last, self.context.config_hash, self.device)
+        last = self.checkpoint_dir / "last.pt"
         self._check_same_groups(last, checkpoint.get("samples_per_group"))
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -166,10 +166,11 @@ class Trainer:
         }
 
     # ---------------------------------------------------------------- loop
-    def fit(self, max_epochs: int | None = None) -> dict[str, Any]:
-        """Train from the last checkpoint (if any) to cfg.trainer.epochs, or for at most `max_epochs`
-        epochs in this call; returns what results.json says."""
-        self._resume()  # first: a checkpoint of another config stops the run before it writes anything
+    def fit(self, max_epochs: int | None = None, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Train from `checkpoint` (last.pt, as train.checkpoint.load_checkpoint read it), or from the start,
+        to cfg.trainer.epochs, or for at most `max_epochs` epochs in this call; returns what results.json
+        says."""
+        self._resume(checkpoint)  # first: groups of another size stop the run before it writes anything
         self._write_results(self._results("running"))
         if self.env.is_main and self.data.val_indices:
             write_json(
@@ -190,11 +191,13 @@ class Trainer:
                 results = self._results("completed", **extra)
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM under train.interrupt.sigterm_raises
             self._write_results(self._results("interrupted", error=repr(err)[:500]))
-            then = f"resume from {self.checkpoint_dir / 'last.pt'}" if self.state.epoch else "start over"
-            log.warning(
-                "interrupted after %d of %d epochs: run the same command again to %s",
-                self.state.epoch, cfg.epochs, then,
-            )  # fmt: skip
+            last = self.checkpoint_dir / "last.pt"
+            then = (
+                f"{self.context.resume_hint} to resume from {last}"
+                if self.state.epoch
+                else "nothing to resume"
+            )
+            log.warning("interrupted after %d of %d epochs: %s", self.state.epoch, cfg.epochs, then)
             raise
         except BaseException as err:
             self._write_results(self._results("failed", error=repr(err)[:500]))

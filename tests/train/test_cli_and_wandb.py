@@ -114,7 +114,24 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_says_how_to_resume(tmp_
     results = _read(tmp_path / "results.json")
     epochs = len((tmp_path / "metrics.jsonl").read_text().splitlines())
     assert results["status"] == "interrupted" and results["epochs_completed"] == epochs >= 1
-    assert f"interrupted after {epochs} of 1000 epochs: run the same command again to resume" in output
+    hint = f"run the same command with hydra.run.dir={tmp_path} to resume"  # its directory holds a time
+    assert f"interrupted after {epochs} of 1000 epochs: {hint}" in output
+
+
+def test_a_command_of_another_config_leaves_the_run_dir_and_its_wandb_run_as_they_were(tmp_path):
+    """Hydra rewrites .hydra/ before the run starts: the refused command puts it back, starts no W&B run."""
+    assert _train("trainer.epochs=1", f"hydra.run.dir={tmp_path}").returncode == 0
+    records = {
+        path: path.read_bytes()
+        for path in tmp_path.rglob("*")
+        if path.is_file() and "wandb" not in path.parts
+    }
+    offline_runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    done = _train("trainer.epochs=1", "norm=ghostnorm", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 2 and "was written by a different config" in done.stdout + done.stderr
+    assert sorted((tmp_path / "wandb").glob("offline-run-*")) == offline_runs
+    for path, content in records.items():
+        assert path.name == "train.log" or path.read_bytes() == content, path  # the log says what happened
 
 
 def _read(path: Path) -> dict:

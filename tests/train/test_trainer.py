@@ -119,6 +119,14 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config, content):
     torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
 
 
+def test_a_missing_last_checkpoint_trains_again_with_a_warning(tmp_path, run_config, caplog):
+    run(run_config(tmp_path, []), max_epochs=1)
+    (tmp_path / "checkpoints" / "last.pt").unlink()
+    run(run_config(tmp_path, []))
+    assert "last.pt is missing, so the 1 epochs results.json records are trained again" in caplog.text
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1 rewritten, then 2
+
+
 @pytest.mark.parametrize("max_epochs", [1, None])  # an incomplete run, a completed one
 def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_path, run_config, max_epochs):
     run(run_config(tmp_path, []), max_epochs=max_epochs)
