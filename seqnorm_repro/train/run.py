@@ -44,6 +44,7 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     after that many epochs (a preemptible job's slice); calling again resumes.
     """
     typed = validate(cfg)
+    _warn_unread_groups(typed)
     plan = plan_norm(typed, launch_env().world_size)
     _check_model_builds(typed, plan)
     device = _device(typed.trainer.device, launch_env())
@@ -53,6 +54,17 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
         return _run(cfg, typed, plan, device, env, max_epochs)
     finally:
         shutdown()
+
+
+def _warn_unread_groups(cfg: Config) -> None:
+    """A command-line gm or gc that the chosen norm does not read (`norm=batchnorm gm=8`) would be
+    dropped silently; a sweep over norms hands them to every job, so this warns rather than fails."""
+    if not HydraConfig.initialized():
+        return
+    given = {override.partition("=")[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
+    for key in ("gm", "gc"):
+        if key in given and getattr(cfg.norm, key) is None:
+            log.warning("%s=%d is ignored: norm=%s takes no %s", key, getattr(cfg, key), cfg.norm.name, key)
 
 
 def _run(

@@ -16,11 +16,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
 
-from seqnorm_repro.config import LoggerConfig
+from seqnorm_repro.config import LoggerConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 from seqnorm_repro.train.cli import _quiet_other_ranks
-from seqnorm_repro.train.run import _grouped, _run_name
+from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_groups
 
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
@@ -139,6 +139,30 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:  # not yet written; write_json replaces the file whole, never half-written
         return {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "warnings"),
+    [
+        (["gm=7"], ["gm=7 is ignored: norm=batchnorm takes no gm"]),
+        (["norm=groupnorm", "gm=2", "gc=2"], ["gm=2 is ignored: norm=groupnorm takes no gm"]),
+        (["norm=seqnorm", "gm=2", "gc=2"], []),
+        (["experiment=cifar100_wrn28_10", "norm=batchnorm", "gm=4"], ["gm=4 is ignored: norm=batchnorm"]),
+    ],
+)
+def test_a_command_line_gm_or_gc_the_norm_does_not_read_is_a_warning(overrides, warnings, caplog, tmp_path):
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        hydra_cfg = compose("config", overrides=overrides, return_hydra_config=True)
+        cfg = compose("config", overrides=[*overrides, f"paths.output_dir={tmp_path}"])
+    hydra_config = HydraConfig.instance()
+    hydra_config.set_config(hydra_cfg)
+    try:
+        _warn_unread_groups(validate(cfg))
+    finally:
+        hydra_config.cfg = None
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == len(warnings)
+    assert all(message.startswith(warning) for message, warning in zip(messages, warnings, strict=True))
 
 
 def test_wandb_run_names_carry_the_overrides_that_tell_a_sweeps_runs_apart():
