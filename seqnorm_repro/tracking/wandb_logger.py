@@ -55,7 +55,10 @@ class WandbLogger(MetricsLogger):
             resume="allow",
             reinit="create_new",
         )
-        log.info("W&B run %s (%s) in %s", run_id, cfg.mode, self.run.dir)
+        if cfg.mode == "offline":  # run.dir is the run's files/ folder; wandb sync takes the one above
+            log.info("W&B run %s offline; to upload it: wandb sync %s", run_id, Path(self.run.dir).parent)
+        else:
+            log.info("W&B run %s: %s", run_id, self.run.url)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)

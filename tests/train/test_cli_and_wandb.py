@@ -83,12 +83,14 @@ def test_other_ranks_keep_out_of_the_log_file(tmp_path):
         root.setLevel(level)
 
 
-def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config):
+def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog):
     cfg = run_config(tmp_path, ["trainer.epochs=1"], logger="wandb")
+    caplog.set_level(logging.INFO, logger="seqnorm_repro")
     run(cfg)
     offline_runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1
     assert (tmp_path / "wandb_id.txt").read_text().strip() in offline_runs[0].name
+    assert f"to upload it: wandb sync {offline_runs[0]}\n" in caplog.text
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
