@@ -78,4 +78,7 @@ def main() -> None:
         )
     if not env.is_main:
         sys.argv += NON_MAIN_RANK_OVERRIDES
-    _train()
+    try:
+        _train()
+    except KeyboardInterrupt as err:  # Ctrl-C while Hydra starts up, before _train's own handler
+        sys.exit(exit_code(err))

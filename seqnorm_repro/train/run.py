@@ -98,9 +98,9 @@ def _run(
         plan, samples_per_group(model, plan), typed.trainer.sync_bn, typed.trainer.accumulate_steps
     )
     log.info(
-        "%s: %s with %s %s, %d parameters; %d process(es); samples per normalisation group: %s %s",
+        "%s: %s with %s %s, %d parameters; %d process(es); samples per normalisation group: %s%s",
         typed.name, typed.model.name, plan.name, plan.params, sum(p.numel() for p in model.parameters()),
-        env.world_size, groups["samples_per_group"], plan.note,
+        env.world_size, groups["samples_per_group"], f" {plan.note}" if plan.note else "",
     )  # fmt: skip
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,9 @@ from omegaconf import read_write
 
 from seqnorm_repro.config import LoggerConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
-from seqnorm_repro.train import run
+from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
+from seqnorm_repro.train.interrupt import Terminated, exit_code
 from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_groups
 
 
@@ -68,6 +69,17 @@ def test_a_sweep_under_torchrun_is_refused(sweep):
     done = subprocess.run([sys.executable, "train.py", sweep, "gm=4,8"], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120, env=torchrun_rank)  # fmt: skip
     assert done.returncode == 1 and "would run the whole sweep on every rank" in done.stderr
+
+
+@pytest.mark.parametrize("signal_error", [KeyboardInterrupt, Terminated])
+def test_ctrl_c_while_hydra_starts_exits_with_the_signals_code(monkeypatch, signal_error):
+    def starting_up() -> None:
+        raise signal_error
+
+    monkeypatch.setattr(cli, "_train", starting_up)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == exit_code(signal_error())
 
 
 def test_other_ranks_keep_out_of_the_log_file(tmp_path):
