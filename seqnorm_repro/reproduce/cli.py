@@ -16,14 +16,18 @@ interrupted. Extra arguments are Hydra overrides for every run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shlex
 import sys
 from pathlib import Path
 
+from seqnorm_repro.config import compose_config, validate
+from seqnorm_repro.data import DatasetNotFound
+from seqnorm_repro.data.build import load_source
 from seqnorm_repro.reproduce import aggregate, example, tuning
 from seqnorm_repro.reproduce.scales import SCALES, scale_overrides, write_smoke_data
-from seqnorm_repro.reproduce.sweep import run_target
+from seqnorm_repro.reproduce.sweep import row_overrides, run_target
 from seqnorm_repro.reproduce.targets import (
     SEEDS,
     Target,
@@ -77,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.aggregate_only:
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
+            if args.launcher != "slurm" and (missing := _missing_dataset(target, args.scale, extra)):
+                print(f"error: {target.name}: {missing}", file=sys.stderr)
+                return 2
             try:
                 run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
             except KeyboardInterrupt as err:
@@ -95,6 +102,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _missing_dataset(target: Target, scale: str, extra: tuple[str, ...]) -> str | None:
+    """Find (or download) the target's dataset once, before any row starts, so that a missing one stops
+    here in one line rather than in every run. Not under SLURM: the data may live where the jobs run."""
+    overrides = [*row_overrides(target, scale, target.rows[0], extra), "paths.output_dir=."]
+    cfg = validate(compose_config(overrides))
+    try:
+        with contextlib.chdir(REPO_ROOT):  # where the runs resolve a relative paths.data_dir
+            load_source(cfg.dataset, cfg.paths)
+    except DatasetNotFound as err:
+        if not err.missing:  # files that are there but unusable: the error says what to do
+            return str(err)
+        return f"{err.missing}: put the files there or set {err.setting} (SCALE=smoke runs offline)"
+    return None
 
 
 def _aggregate(

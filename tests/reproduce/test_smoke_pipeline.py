@@ -56,7 +56,23 @@ def test_torchrun_launcher_runs_each_seed_in_its_run_directory(tmp_path):
     assert run_target(target, "smoke", [0], runs, extra, "torchrun", processes=2) == {}
 
 
+@pytest.mark.parametrize("target", ["table1", "tune-imagenet"])
+def test_a_missing_dataset_stops_a_target_before_any_run_in_one_line(tmp_path, monkeypatch, capsys, target):
+    monkeypatch.setattr(cli, "run_target", _no_run)
+    nowhere = tmp_path / "nowhere"
+    args = [target, f"paths.data_dir={nowhere}", "dataset.download=false", "--runs", str(tmp_path)]
+    assert cli.main(args) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {target.replace('-', '_')}") and error.count("\n") == 1, error
+    assert f"not found under {nowhere}" in error and "(SCALE=smoke runs offline)" in error
+
+
+def _no_run(*args):
+    raise AssertionError("a run started although the dataset is missing")
+
+
 def test_cli_fails_when_a_run_it_started_did_not_complete(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_missing_dataset", lambda *args: None)  # as if CIFAR-100 were in data/
     monkeypatch.setattr(cli, "run_target", lambda *args: {})  # as if every run stopped on a config error
     args = ["table1", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)]
     assert cli.main(args) == 1
