@@ -56,7 +56,8 @@ def _train(cfg: DictConfig) -> float:
         with sigterm_raises():
             return run(cfg)
     except (ConfigError, CheckpointError, DatasetNotFound) as err:
-        log.error("%s", err)  # one line that says what to change, not a traceback through Hydra
+        if launch_env().is_main:  # every rank stops on it; one says so
+            log.error("%s", err)  # one line that says what to change, not a traceback through Hydra
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise JobFailed(str(err)) from None  # Hydra runs the sweep's other jobs, then fails
         sys.exit(2)
