@@ -104,7 +104,8 @@ def figure_spec(name: str, scale: str = "paper", dataset: str = "mnist") -> Figu
             )
         )
     number = name.removeprefix("figure")
-    title = f"Figure {number} reproduced: loss landscape on {data_name}" + (" (smoke scale)" if smoke else "")
+    done = "smoke run, not a reproduction" if smoke else "reproduced"
+    title = f"Figure {number} {done}: loss landscape on {data_name}"
     return FigureSpec(
         name=name,
         title=title,

@@ -8,6 +8,7 @@ a panel per run on shared axes, the test error in the last panel (bottom right).
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,11 @@ def render_figure(figure: dict[str, Any], path: Path) -> None:
         f"runs: commit {', '.join(figure['run_commits']) or '-'}, {figure['hardware']}; "
         f"drawn: commit {figure['git_commit']}, {figure['date']}",
     ]
+    width, height = fig.get_size_inches()
+    lines = [part for line in footer for part in textwrap.wrap(line, int(width * 19))]  # ~19 7-pt chars/inch
     fig.suptitle(figure["title"], fontsize=12)
-    fig.text(0.01, 0.005, "\n".join(footer), fontsize=7, va="bottom")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.text(0.01, 0.005, "\n".join(lines), fontsize=7, va="bottom")
+    fig.tight_layout(rect=(0, (len(lines) * 10 + 6) / (72 * height), 1, 0.96))  # 10 pt a footer line
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

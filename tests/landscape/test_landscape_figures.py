@@ -59,6 +59,7 @@ def test_smoke_figure_pipeline_writes_png_and_data(tmp_path, cifar10_root):
     curves = {curve["slug"]: curve for curve in data["curves"]}
     assert list(curves) == ["none", "batchnorm", "ghostnorm_gm4"]
     assert data["git_commit"] and data["hardware"] and data["date"] and data["command"]
+    assert data["title"].startswith("Figure 3 smoke run, not a reproduction: ")
     assert data["run_commits"] == sorted({curve["git_commit"] for curve in data["curves"]})
     assert all(curve["status"] == "completed" for curve in curves.values()) and returncode == 0
     for slug, curve in curves.items():
