@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
 from seqnorm_repro.data.device_loader import DeviceTrainLoader, device_train_loader
-from seqnorm_repro.data.imagenet import load_imagenet
+from seqnorm_repro.data.imagenet import imagenet_folders, load_imagenet
 from seqnorm_repro.data.loaders import DataBundle, eval_loader, train_loader
 from seqnorm_repro.data.mnist5k import load_mnist5k
 from seqnorm_repro.data.source import Source
@@ -23,6 +23,15 @@ def load_source(dataset: DatasetConfig, paths: PathsConfig) -> Source:
     if dataset.name == "imagenet":
         return load_imagenet(dataset, paths)
     return load_torchvision(dataset, paths)
+
+
+def find_dataset(dataset: DatasetConfig, paths: PathsConfig) -> None:
+    """Find (or download) `dataset.name`'s files without building loaders; ImageNet's folders only, not
+    a scan of its 1.28M files. Raises DatasetNotFound as a run would."""
+    if dataset.name == "imagenet":
+        imagenet_folders(paths)
+    elif dataset.name != "mnist5k":
+        load_torchvision(dataset, paths)
 
 
 def build_data(

@@ -8,16 +8,17 @@ from pathlib import Path
 class DatasetNotFound(FileNotFoundError):
     """Dataset files are absent (and were not downloaded): the message says where they go, in one line."""
 
-    missing: str = ""  # what is missing and where, without the advice (make reproduce-* gives its own)
-    setting: str = ""  # the paths key that moves where the files are looked for
+    def __init__(self, message: str, missing: str = "", setting: str = "") -> None:
+        super().__init__(message)
+        self.missing = missing  # what is missing and where, without advice (make reproduce-* gives its own)
+        self.setting = setting  # the paths key that moves where the files are looked for
 
     @classmethod
     def at(cls, name: str, root: str | Path, expected: str, reason: str, setting: str) -> DatasetNotFound:
         """`name` not under `root`; `expected` names the files, `setting` the paths key to change."""
         missing = f"{name} not found under {Path(root)}/ (expected {expected}) and {reason}"
-        error = cls(f"{missing}: put the files there, set {setting}, or run offline with dataset=mnist5k")
-        error.missing, error.setting = missing, setting
-        return error
+        advice = f"put the files there, set {setting}, or run offline with dataset=mnist5k"
+        return cls(f"{missing}: {advice}", missing, setting)
 
 
 class DatasetUnusable(DatasetNotFound):

@@ -40,13 +40,20 @@ class ImageNetV2Folder(ImageFolder):
         return classes, {name: int(name) for name in classes}
 
 
-def load_imagenet(dataset: DatasetConfig, paths: PathsConfig) -> Source:
-    """train/ for training, val/ for validation (dataset.val_size is not used), ImageNetV2 as the tests."""
+def imagenet_folders(paths: PathsConfig) -> tuple[Path, Path]:
+    """train/ and val/ under paths.imagenet_dir, or DatasetNotFound (without reading what they hold)."""
     root = Path(paths.imagenet_dir)
     train_dir, val_dir = root / "train", root / "val"
     if not (train_dir.is_dir() and val_dir.is_dir()):
         expected = f"{train_dir}/ and {val_dir}/, one folder of JPEGs per wnid"
-        raise DatasetNotFound.at(dataset.name, root, expected, "is never downloaded", "paths.imagenet_dir")
+        raise DatasetNotFound.at("imagenet", root, expected, "is never downloaded", "paths.imagenet_dir")
+    return train_dir, val_dir
+
+
+def load_imagenet(dataset: DatasetConfig, paths: PathsConfig) -> Source:
+    """train/ for training, val/ for validation (dataset.val_size is not used), ImageNetV2 as the tests."""
+    root = Path(paths.imagenet_dir)
+    train_dir, val_dir = imagenet_folders(paths)
     train, val = ImageFolder(str(train_dir)), ImageFolder(str(val_dir))
     if val.classes != train.classes:
         differ = sorted(set(val.classes) ^ set(train.classes))

@@ -22,9 +22,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from seqnorm_repro.config import compose_config, validate
+from hydra.errors import HydraException
+
+from seqnorm_repro.config import ConfigError, compose_config, validate
 from seqnorm_repro.data import DatasetNotFound
-from seqnorm_repro.data.build import load_source
+from seqnorm_repro.data.build import find_dataset
 from seqnorm_repro.reproduce import aggregate, example, tuning
 from seqnorm_repro.reproduce.scales import SCALES, scale_overrides, write_smoke_data
 from seqnorm_repro.reproduce.sweep import row_overrides, run_target
@@ -75,15 +77,21 @@ def main(argv: list[str] | None = None) -> int:
         _write(results_dir, "example_section_2_2", markdown, payload)
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
-    unfinished = 0
-    for target in TARGETS[args.target]():
-        extra = (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
-        if not args.aggregate_only:
+    targets = TARGETS[args.target]()
+    extras = [
+        (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
+        for target in targets
+    ]
+    if not args.aggregate_only:
+        for target, extra in zip(targets, extras, strict=True):  # every target's, before any run starts
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
-            if args.launcher != "slurm" and (missing := _missing_dataset(target, args.scale, extra)):
-                print(f"error: {target.name}: {missing}", file=sys.stderr)
+            if error := _cannot_start(target, args.scale, extra, check_data=args.launcher != "slurm"):
+                print(f"error: {target.name}: {error}", file=sys.stderr)
                 return 2
+    unfinished = 0
+    for target, extra in zip(targets, extras, strict=True):
+        if not args.aggregate_only:
             try:
                 run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
             except KeyboardInterrupt as err:
@@ -104,14 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _missing_dataset(target: Target, scale: str, extra: tuple[str, ...]) -> str | None:
-    """Find (or download) the target's dataset once, before any row starts, so that a missing one stops
-    here in one line rather than in every run. Not under SLURM: the data may live where the jobs run."""
+def _cannot_start(target: Target, scale: str, extra: tuple[str, ...], check_data: bool) -> str | None:
+    """Why no run of `target` could start, in one line: a bad override, or a missing dataset (found, or
+    downloaded, once here rather than failing in every run). The data check is left out under SLURM,
+    where the data may live where the jobs run."""
     overrides = [*row_overrides(target, scale, target.rows[0], extra), "paths.output_dir=."]
-    cfg = validate(compose_config(overrides))
     try:
-        with contextlib.chdir(REPO_ROOT):  # where the runs resolve a relative paths.data_dir
-            load_source(cfg.dataset, cfg.paths)
+        cfg = validate(compose_config(overrides))
+        if check_data:
+            with contextlib.chdir(REPO_ROOT):  # where the runs resolve a relative paths.data_dir
+                find_dataset(cfg.dataset, cfg.paths)
+    except (ConfigError, HydraException) as err:
+        return str(err).partition("\n")[0]
     except DatasetNotFound as err:
         if not err.missing:  # files that are there but unusable: the error says what to do
             return str(err)

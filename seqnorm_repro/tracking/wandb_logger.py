@@ -33,12 +33,16 @@ class MetricsLogger:
 
 
 class WandbLogger(MetricsLogger):
-    def __init__(self, cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> None:
+    def __init__(
+        self, cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str], resuming: bool
+    ) -> None:
+        """`resuming`: the run goes on from last.pt, so it goes on in the W&B run of wandb_id.txt; a run that
+        starts from epoch 1 starts a new W&B run (W&B drops steps logged again at lower numbers)."""
         import wandb  # imported here: `logger=none` runs never pay for it
 
         os.environ.setdefault("WANDB_SILENT", "true")
         id_file = run_dir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if id_file.exists() else ""
+        run_id = id_file.read_text().strip() if resuming and id_file.exists() else ""
         if not run_id:
             run_id = uuid.uuid4().hex[:12]
             atomic_write_text(id_file, run_id + "\n")
@@ -72,7 +76,9 @@ class WandbLogger(MetricsLogger):
         self.run.finish(exit_code=1 if failed else 0)
 
 
-def make_logger(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> MetricsLogger:
+def make_logger(
+    cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str], resuming: bool
+) -> MetricsLogger:
     if cfg.name == "wandb" and cfg.mode != "disabled":
-        return WandbLogger(cfg, run_dir, name, config, tags)
+        return WandbLogger(cfg, run_dir, name, config, tags, resuming)
     return MetricsLogger()

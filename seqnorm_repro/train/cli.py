@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from seqnorm_repro.config import ConfigError, register_configs
 from seqnorm_repro.data import DatasetNotFound
+from seqnorm_repro.tracking.hydra_record import restore_hydra_record
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train.checkpoint import CheckpointError
 from seqnorm_repro.train.distributed import launch_env
@@ -52,16 +53,20 @@ def _quiet_other_ranks() -> None:
 def _train(cfg: DictConfig) -> float:
     if not launch_env().is_main:
         _quiet_other_ranks()
+    is_main = launch_env().is_main
     try:
         with sigterm_raises():
             return run(cfg)
     except (ConfigError, CheckpointError, DatasetNotFound) as err:
-        if launch_env().is_main:  # every rank stops on it; one says so
+        if is_main:  # every rank stops on it; one says so
             log.error("%s", err)  # one line that says what to change, not a traceback through Hydra
+            restore_hydra_record()  # nothing was trained: .hydra/ shows the command that trained here
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise JobFailed(str(err)) from None  # Hydra runs the sweep's other jobs, then fails
         sys.exit(2)
     except KeyboardInterrupt as err:  # the trainer has said how to resume; a -m sweep stops here too
+        if is_main:
+            restore_hydra_record()  # the record of the command that trained last (maybe this one)
         sys.exit(exit_code(err))
 
 

@@ -22,12 +22,12 @@ from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.norms.layers import check_triton_runs_on
 from seqnorm_repro.tracking.hydra_record import keep_hydra_record, restore_hydra_record
-from seqnorm_repro.tracking.run_files import config_hash, read_json
+from seqnorm_repro.tracking.run_files import config_hash
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger, make_logger
 from seqnorm_repro.train.callbacks import Callback
-from seqnorm_repro.train.checkpoint import CheckpointError, load_checkpoint
 from seqnorm_repro.train.distributed import DistEnv, broadcast_object, init_distributed, launch_env, shutdown
 from seqnorm_repro.train.norm_groups import NormPlan, norm_groups_record, plan_norm, samples_per_group
+from seqnorm_repro.train.resume import check_same_groups, checkpoint_to_resume, completed_before
 from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
 from seqnorm_repro.train.trainer import RunContext, Trainer
 
@@ -44,7 +44,8 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     after that many epochs (a preemptible job's slice); calling again resumes.
     """
     typed = validate(cfg)
-    _warn_unread_groups(typed)
+    if launch_env().is_main:
+        _warn_unread_groups(typed)
     plan = plan_norm(typed, launch_env().world_size)
     _check_model_builds(typed, plan)
     device = _device(typed.trainer.device, launch_env())
@@ -74,9 +75,13 @@ def _run(
     config = OmegaConf.to_container(cfg, resolve=True)
     config["paths"]["output_dir"] = str(run_dir)
     digest = config_hash(config)
-    if typed.trainer.resume == "auto" and (previous := _completed_before(run_dir, digest, env)):
-        return _objective(previous)
-    checkpoint = _checkpoint_to_resume(run_dir, digest, typed.trainer.resume, device)
+    checkpoint = None
+    if typed.trainer.resume == "auto":
+        if previous := completed_before(run_dir, digest, env):
+            if env.is_main:
+                restore_hydra_record()  # Hydra rewrote it for this command, which trains nothing
+            return _objective(previous)
+        checkpoint = checkpoint_to_resume(run_dir, digest, env)
     _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
     data = build_data(
         typed.dataset,
@@ -97,6 +102,8 @@ def _run(
     groups = norm_groups_record(
         plan, samples_per_group(model, plan), typed.trainer.sync_bn, typed.trainer.accumulate_steps
     )
+    if checkpoint is not None:
+        check_same_groups(run_dir, checkpoint, groups["samples_per_group"], env)
     log.info(
         "%s: %s with %s %s, %d parameters; %d process(es); samples per normalisation group: %s%s",
         typed.name, typed.model.name, plan.name, plan.params, sum(p.numel() for p in model.parameters()),
@@ -104,9 +111,10 @@ def _run(
     )  # fmt: skip
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        keep_hydra_record(run_dir)
+        keep_hydra_record()
+    resuming = checkpoint is not None
     logger = (
-        make_logger(_grouped(typed.logger), run_dir, _run_name(typed.name), config, typed.tags)
+        make_logger(_grouped(typed.logger), run_dir, _run_name(typed.name), config, typed.tags, resuming)
         if env.is_main
         else MetricsLogger()
     )
@@ -114,7 +122,10 @@ def _run(
     failed = True
     try:
         trainer = Trainer(typed, model, data, device, context, logger, _callbacks(typed))
-        results = trainer.fit(max_epochs, checkpoint)
+        if resuming:
+            trainer.resume_from(checkpoint)
+            del checkpoint  # its tensors are in the model and optimizer now
+        results = trainer.fit(max_epochs)
         failed = False
     finally:
         logger.finish(failed=failed)
@@ -136,49 +147,16 @@ def _grouped(logger: LoggerConfig) -> LoggerConfig:
     return logger
 
 
-def _completed_before(run_dir: Path, digest: str, env: DistEnv) -> dict | None:
-    """results.json of a run completed in `run_dir` with this config hash, which is not trained again."""
-    previous = read_json(run_dir / "results.json")
-    if previous is None or previous.get("status") != "completed" or previous.get("config_hash") != digest:
-        return None
-    log.info("%s already completed with this config; not training again", run_dir)
-    ran_on = (previous.get("norm_groups") or {}).get("world_size", env.world_size)
-    if ran_on != env.world_size:  # the hash leaves the process count out; say so where it differs
-        log.warning(
-            "it ran on %d process(es) and this launch has %d (see norm_groups in its results.json); "
-            "train in a new directory to repeat it here",
-            ran_on, env.world_size,
-        )  # fmt: skip
-    return previous
-
-
-def _checkpoint_to_resume(run_dir: Path, digest: str, resume: str, device: torch.device) -> dict | None:
-    """last.pt, read before any data loads or W&B starts, so that a checkpoint of another config or a
-    corrupt one stops the run with the directory's records and W&B run as they were."""
-    last = run_dir / "checkpoints" / "last.pt"
-    if resume != "auto":
-        return None
-    if not last.exists():
-        epochs = (read_json(run_dir / "results.json") or {}).get("epochs_completed")
-        if epochs:
-            log.warning(
-                "%s is missing, so the %d epochs results.json records are trained again", last, epochs
-            )
-        return None
-    try:
-        return load_checkpoint(last, digest, device)
-    except CheckpointError:
-        restore_hydra_record(run_dir)
-        raise
-
-
 def _resume_hint(run_dir: Path) -> str:
     """What resumes this run: Hydra's default directories hold the start time, so the same command
     alone would start a new run in a new directory."""
     if not HydraConfig.initialized():
         return f"run again with paths.output_dir={run_dir}"
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return f"run the same command with hydra.sweep.dir={HydraConfig.get().sweep.dir}"
+    hydra = HydraConfig.get()
+    if Path(hydra.runtime.output_dir).resolve() != run_dir:  # paths.output_dir set: the command names it
+        return "run the same command again"
+    if hydra.mode == RunMode.MULTIRUN:
+        return f"run the same command with hydra.sweep.dir={Path(hydra.sweep.dir).resolve()}"
     return f"run the same command with hydra.run.dir={run_dir}"
 
 
@@ -206,7 +184,7 @@ def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
             build_model(
                 cfg.model,
                 norm_layer(plan.name, **plan.params),
-                10,
+                num_classes=10,
                 input_shape=IMAGE_SHAPES[cfg.dataset.name],
             )
     except ValueError as err:

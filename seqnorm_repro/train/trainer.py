@@ -26,7 +26,7 @@ from seqnorm_repro.tracking.provenance import git_commit, hardware
 from seqnorm_repro.tracking.run_files import write_json, write_jsonl
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.callbacks import Callback
-from seqnorm_repro.train.checkpoint import CheckpointError, save_checkpoint
+from seqnorm_repro.train.checkpoint import save_checkpoint
 from seqnorm_repro.train.distributed import DistEnv, all_reduce_sum, broadcast_buffers
 from seqnorm_repro.train.optim import base_lr, build_optimizer
 from seqnorm_repro.train.schedules import lr_factor
@@ -122,29 +122,19 @@ class Trainer:
             "samples_per_group": self.context.norm_groups.get("samples_per_group"),
         }
 
-    def _resume(self, checkpoint: dict[str, Any] | None) -> None:
-        if checkpoint is None:
-            return
-        last = self.checkpoint_dir / "last.pt"
-        self._check_same_groups(last, checkpoint.get("samples_per_group"))
+    def resume_from(self, checkpoint: dict[str, Any]) -> None:
+        """Continue from `checkpoint` (train.resume reads and checks it): weights, optimizer, loss scale,
+        epoch and step counters, and the callbacks' state."""
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scaler.load_state_dict(checkpoint["scaler"])
         self.state = RunState(**checkpoint["state"])
         for callback, state in zip(self.callbacks, checkpoint["callbacks"], strict=True):
             callback.load_state_dict(state)
-        log.info("resumed from %s after epoch %d (step %d)", last, self.state.epoch, self.state.step)
-
-    def _check_same_groups(self, last: Path, saved: dict[str, int] | None) -> None:
-        """The config hash leaves out the process count, which (without paper_device_batch) sets the samples
-        per normalisation group: resuming on another count would train one run with two group sizes."""
-        now = self.context.norm_groups.get("samples_per_group")
-        if saved is not None and now is not None and sorted(saved.values()) != sorted(now.values()):
-            raise CheckpointError(
-                f"{last} was trained with {saved} samples per normalisation group and this launch "
-                f"({self.env.world_size} process(es)) makes {now}: launch it as before, or train in a new "
-                "directory (hydra.run.dir=...) or with trainer.resume=never"
-            )
+        log.info(
+            "resumed from %s after epoch %d (step %d)", self.checkpoint_dir / "last.pt", self.state.epoch,
+            self.state.step,
+        )  # fmt: skip
 
     def _results(self, status: str, **extra: Any) -> dict[str, Any]:
         state = self.state
@@ -166,11 +156,9 @@ class Trainer:
         }
 
     # ---------------------------------------------------------------- loop
-    def fit(self, max_epochs: int | None = None, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Train from `checkpoint` (last.pt, as train.checkpoint.load_checkpoint read it), or from the start,
-        to cfg.trainer.epochs, or for at most `max_epochs` epochs in this call; returns what results.json
-        says."""
-        self._resume(checkpoint)  # first: groups of another size stop the run before it writes anything
+    def fit(self, max_epochs: int | None = None) -> dict[str, Any]:
+        """Train from where resume_from left the state (or the start) to cfg.trainer.epochs, or for at most
+        `max_epochs` epochs in this call; returns what results.json says."""
         self._write_results(self._results("running"))
         if self.env.is_main and self.data.val_indices:
             write_json(

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from seqnorm_repro.data import synthetic
 from seqnorm_repro.reproduce import aggregate, cli
 from seqnorm_repro.reproduce.scales import scale_overrides, write_smoke_data
 from seqnorm_repro.reproduce.sweep import run_target
@@ -67,12 +68,37 @@ def test_a_missing_dataset_stops_a_target_before_any_run_in_one_line(tmp_path, m
     assert f"not found under {nowhere}" in error and "(SCALE=smoke runs offline)" in error
 
 
+@pytest.mark.parametrize(
+    ("override", "error"),
+    [
+        ("trainer.epochs=-1", "trainer.epochs=-1 must be >= 1"),
+        ("+trainer.foo=1", "trainer.foo: no such setting"),
+    ],
+)
+def test_a_bad_override_stops_a_target_before_any_run_in_one_line(
+    tmp_path, monkeypatch, capsys, override, error
+):
+    monkeypatch.setattr(cli, "run_target", _no_run)
+    assert cli.main(["table1", override, "--runs", str(tmp_path)]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: table1: ") and error in message and message.count("\n") == 1, message
+
+
+def test_table2_stops_on_missing_imagenet_before_training_cifar10(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "run_target", _no_run)
+    synthetic.write_cifar10(tmp_path)
+    overrides = [f"paths.data_dir={tmp_path}", "dataset.download=false", "dataset.verify_checksums=false",
+                 "dataset.val_size=100"]  # fmt: skip
+    assert cli.main(["table2", *overrides, "--runs", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: table2_imagenet: imagenet not found under {tmp_path}")
+
+
 def _no_run(*args):
     raise AssertionError("a run started although the dataset is missing")
 
 
 def test_cli_fails_when_a_run_it_started_did_not_complete(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_missing_dataset", lambda *args: None)  # as if CIFAR-100 were in data/
+    monkeypatch.setattr(cli, "_cannot_start", lambda *args, **kwargs: None)  # as if CIFAR-100 were in data/
     monkeypatch.setattr(cli, "run_target", lambda *args: {})  # as if every run stopped on a config error
     args = ["table1", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)]
     assert cli.main(args) == 1

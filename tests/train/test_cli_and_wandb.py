@@ -20,7 +20,6 @@ from seqnorm_repro.config import LoggerConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
-from seqnorm_repro.train.interrupt import Terminated, exit_code
 from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_groups
 
 
@@ -71,15 +70,14 @@ def test_a_sweep_under_torchrun_is_refused(sweep):
     assert done.returncode == 1 and "would run the whole sweep on every rank" in done.stderr
 
 
-@pytest.mark.parametrize("signal_error", [KeyboardInterrupt, Terminated])
-def test_ctrl_c_while_hydra_starts_exits_with_the_signals_code(monkeypatch, signal_error):
+def test_ctrl_c_while_hydra_starts_exits_130(monkeypatch):
     def starting_up() -> None:
-        raise signal_error
+        raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_train", starting_up)
     with pytest.raises(SystemExit) as stopped:
         cli.main()
-    assert stopped.value.code == exit_code(signal_error())
+    assert stopped.value.code == 130
 
 
 def test_other_ranks_keep_out_of_the_log_file(tmp_path):
@@ -103,6 +101,16 @@ def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog):
     assert len(offline_runs) == 1
     assert (tmp_path / "wandb_id.txt").read_text().strip() in offline_runs[0].name
     assert f"to upload it: wandb sync {offline_runs[0]}\n" in caplog.text
+
+
+def test_a_run_that_starts_over_starts_a_new_wandb_run(tmp_path, run_config):
+    """Resuming goes on in the same W&B run; epoch 1 again, whose steps W&B would drop, gets a new one."""
+    run(run_config(tmp_path, [], logger="wandb"), max_epochs=1)
+    first = (tmp_path / "wandb_id.txt").read_text()
+    run(run_config(tmp_path, [], logger="wandb"), max_epochs=1)  # epoch 2 of 2
+    assert (tmp_path / "wandb_id.txt").read_text() == first
+    run(run_config(tmp_path, ["trainer.resume=never"], logger="wandb"), max_epochs=1)
+    assert (tmp_path / "wandb_id.txt").read_text() != first
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -141,11 +149,13 @@ def test_a_command_of_another_config_leaves_the_run_dir_and_its_wandb_run_as_the
         if path.is_file() and "wandb" not in path.parts
     }
     offline_runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
-    done = _train("trainer.epochs=1", "norm=ghostnorm", f"hydra.run.dir={tmp_path}")
-    assert done.returncode == 2 and "was written by a different config" in done.stdout + done.stderr
-    assert sorted((tmp_path / "wandb").glob("offline-run-*")) == offline_runs
-    for path, content in records.items():
-        assert path.name == "train.log" or path.read_bytes() == content, path  # the log says what happened
+    refused = {"norm=ghostnorm": "was written by a different config", "gm=7": "gm=7 does not divide"}
+    for override, error in refused.items():
+        done = _train("trainer.epochs=1", "norm=ghostnorm", override, f"hydra.run.dir={tmp_path}")
+        assert done.returncode == 2 and error in done.stdout + done.stderr
+        assert sorted((tmp_path / "wandb").glob("offline-run-*")) == offline_runs
+        for path, content in records.items():
+            assert path.name == "train.log" or path.read_bytes() == content, path  # the log tells
 
 
 def _read(path: Path) -> dict:

@@ -123,7 +123,7 @@ def test_a_missing_last_checkpoint_trains_again_with_a_warning(tmp_path, run_con
     run(run_config(tmp_path, []), max_epochs=1)
     (tmp_path / "checkpoints" / "last.pt").unlink()
     run(run_config(tmp_path, []))
-    assert "last.pt is missing, so the 1 epochs results.json records are trained again" in caplog.text
+    assert "last.pt is missing: training from epoch 1 again (results.json records 1 finished" in caplog.text
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1 rewritten, then 2
 
 
