@@ -143,10 +143,12 @@ def test_resuming_with_other_samples_per_group_is_a_clear_error(tmp_path, run_co
     checkpoint = torch.load(last, weights_only=True)
     assert checkpoint["samples_per_group"] == {"GhostNorm": 32}  # batch 256 / gm 8
     torch.save({**checkpoint, "samples_per_group": {"GhostNorm": 16}}, last)
+    files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
     with pytest.raises(
         CheckpointError, match=r"trained with \{'GhostNorm': 16\} samples per normalisation group"
     ):
-        run(run_config(tmp_path, ["norm=ghostnorm", "gm=8"]))
+        run(run_config(tmp_path, ["norm=ghostnorm", "gm=8"], logger="wandb"))
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == files  # no W&B run
 
 
 def test_accumulation_mixup_smoothing_and_clipping_run(tmp_path, run_config):
