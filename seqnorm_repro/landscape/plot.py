@@ -72,9 +72,8 @@ def render_figure(figure: dict[str, Any], path: Path) -> None:
         f"drawn: commit {figure['git_commit']}, {figure['date']}",
     ]
     width, height = fig.get_size_inches()
-    lines = [
-        part for line in footer for part in textwrap.wrap(line, int(width * 16))
-    ]  # 7-pt characters an inch
+    characters = int(width * 16)  # 7-pt characters an inch, digits and capitals included
+    lines = [part for line in footer for part in textwrap.wrap(line, characters)]
     fig.suptitle(figure["title"], fontsize=12)
     fig.text(0.01, 0.005, "\n".join(lines), fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, (len(lines) * 10 + 6) / (72 * height), 1, 0.96))  # 10 pt a footer line

@@ -51,9 +51,9 @@ def _quiet_other_ranks() -> None:
 
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
 def _train(cfg: DictConfig) -> float:
-    if not launch_env().is_main:
-        _quiet_other_ranks()
     is_main = launch_env().is_main
+    if not is_main:
+        _quiet_other_ranks()
     try:
         with sigterm_raises():
             return run(cfg)
