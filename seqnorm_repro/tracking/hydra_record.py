@@ -24,8 +24,8 @@ def keep_hydra_record() -> None:
 
 def restore_hydra_record() -> None:
     """Put back the .hydra/*.yaml of the command that trained this directory, where a copy was kept."""
-    if (hydra_dir := _hydra_dir()) is not None and (hydra_dir / KEPT).is_dir():
-        _copy_yaml(hydra_dir / KEPT, hydra_dir)
+    hydra_dir = _hydra_dir()
+    if hydra_dir is not None and (hydra_dir / KEPT).is_dir() and _copy_yaml(hydra_dir / KEPT, hydra_dir):
         log.info("%s: put back the record of the command that trained this directory", hydra_dir)
 
 
@@ -41,6 +41,12 @@ def _hydra_dir() -> Path | None:
     return hydra_dir if hydra_dir.is_dir() else None
 
 
-def _copy_yaml(source: Path, target: Path) -> None:
+def _copy_yaml(source: Path, target: Path) -> bool:
+    """Copy the yaml files that differ; True if there were any."""
+    changed = False
     for path in source.glob("*.yaml"):
-        atomic_write_text(target / path.name, path.read_text())
+        text, copy = path.read_text(), target / path.name
+        if not copy.exists() or copy.read_text() != text:
+            atomic_write_text(copy, text)
+            changed = True
+    return changed

@@ -24,6 +24,7 @@ from seqnorm_repro.train.checkpoint import CheckpointError
 from seqnorm_repro.train.distributed import launch_env
 from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
 from seqnorm_repro.train.run import run
+from seqnorm_repro.train.trainer import TrainingDiverged
 
 log = logging.getLogger("seqnorm_repro")
 register_configs()
@@ -34,8 +35,8 @@ NON_MAIN_RANK_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra
 
 
 class JobFailed(RuntimeError):
-    """A sweep job's config, checkpoint or data error: an Exception, which Hydra records as the job's failure
-    before going on to the next job (sys.exit would end the whole sweep there)."""
+    """A sweep job's config, checkpoint or data error, or its diverged training: an Exception, which Hydra
+    records as the job's failure before going on to the next job (sys.exit would end the whole sweep)."""
 
 
 def _quiet_other_ranks() -> None:
@@ -57,13 +58,13 @@ def _train(cfg: DictConfig) -> float:
     try:
         with sigterm_raises():
             return run(cfg)
-    except (ConfigError, CheckpointError, DatasetNotFound) as err:
+    except (ConfigError, CheckpointError, DatasetNotFound, TrainingDiverged) as err:
         if is_main:  # every rank stops on it; one says so
             log.error("%s", err)  # one line that says what to change, not a traceback through Hydra
-            restore_hydra_record()  # nothing was trained: .hydra/ shows the command that trained here
+            restore_hydra_record()  # .hydra/ shows the command that trained here (maybe this one)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise JobFailed(str(err)) from None  # Hydra runs the sweep's other jobs, then fails
-        sys.exit(2)
+        sys.exit(1 if isinstance(err, TrainingDiverged) else 2)  # 2: nothing was trained
     except KeyboardInterrupt as err:  # the trainer has said how to resume; a -m sweep stops here too
         if is_main:
             restore_hydra_record()  # the record of the command that trained last (maybe this one)

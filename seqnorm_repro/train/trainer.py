@@ -46,6 +46,10 @@ class RunContext:
     resume_hint: str = "run again in the same directory"  # what the interrupted message tells to do
 
 
+class TrainingDiverged(FloatingPointError):
+    """A non-finite training loss: results.json says failed, and the run stops with this one line."""
+
+
 @dataclass
 class RunState:
     """What a checkpoint restores besides the weights and optimizer."""
@@ -256,7 +260,7 @@ class Trainer:
         loss_sum, correct, seen = all_reduce_sum(totals).tolist()  # one sync (fp16's scaler adds one a step)
         loss = loss_sum / seen
         if not math.isfinite(loss):
-            raise FloatingPointError(f"training loss is {loss} in epoch {epoch + 1}: lower optim.lr")
+            raise TrainingDiverged(f"training loss is {loss} in epoch {epoch + 1}: lower optim.lr")
         return {
             "train_loss": loss,
             "train_acc": correct / seen,

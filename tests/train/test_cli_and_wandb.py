@@ -43,6 +43,16 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_a_diverged_run_is_one_line_exit_code_1_and_recorded_failed(tmp_path):
+    diverging = ["norm=none", "optim.lr=10000", "trainer.epochs=1"]
+    done = _train("logger=none", *diverging, f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 1
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "training loss is nan in epoch 1: lower optim.lr" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert json.loads((tmp_path / "results.json").read_text())["status"] == "failed"
+
+
 def test_a_bad_job_of_a_sweep_fails_alone(tmp_path):
     """Hydra's own rule: the other jobs still run, and the sweep exits non-zero at its end."""
     sweep = [
