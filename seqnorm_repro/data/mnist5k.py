@@ -11,6 +11,7 @@ from torch.utils.data import Dataset, Subset
 from seqnorm_repro.config import DatasetConfig
 from seqnorm_repro.data.source import Source
 from seqnorm_repro.data.splits import stratified_split
+from seqnorm_repro.data.stats import IMAGE_SHAPES
 
 
 class DigitImages(Dataset[tuple[Image.Image, int]]):
@@ -52,5 +53,5 @@ def load_mnist5k(dataset: DatasetConfig) -> Source:
         num_classes=10,
         mean=(float(train_pixels.mean()),),
         std=(float(train_pixels.std()),),
-        image_size=28,
+        image_size=IMAGE_SHAPES["mnist5k"][-1],
     )

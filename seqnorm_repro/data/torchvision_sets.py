@@ -14,7 +14,7 @@ from seqnorm_repro.config import DatasetConfig, PathsConfig
 from seqnorm_repro.data.errors import DatasetNotFound, DatasetUnusable
 from seqnorm_repro.data.source import Source
 from seqnorm_repro.data.splits import split_off_val
-from seqnorm_repro.data.stats import MEAN_STD
+from seqnorm_repro.data.stats import IMAGE_SHAPES, MEAN_STD
 
 
 def _no_md5(files: list[list[str]]) -> list[list[str | None]]:
@@ -37,12 +37,12 @@ class UncheckedCIFAR100(CIFAR100):
     meta: ClassVar = {**CIFAR100.meta, "md5": None}
 
 
-# name -> (class, class with verify_checksums=false, torchvision's folder under data_dir, image side)
-_SETS: dict[str, tuple[type[Dataset], type[Dataset], str, int]] = {
-    "mnist": (MNIST, MNIST, "MNIST/raw", 28),
-    "fashion_mnist": (FashionMNIST, FashionMNIST, "FashionMNIST/raw", 28),
-    "cifar10": (CIFAR10, UncheckedCIFAR10, CIFAR10.base_folder, 32),
-    "cifar100": (CIFAR100, UncheckedCIFAR100, CIFAR100.base_folder, 32),
+# name -> (class, class with verify_checksums=false, torchvision's folder under data_dir)
+_SETS: dict[str, tuple[type[Dataset], type[Dataset], str]] = {
+    "mnist": (MNIST, MNIST, "MNIST/raw"),
+    "fashion_mnist": (FashionMNIST, FashionMNIST, "FashionMNIST/raw"),
+    "cifar10": (CIFAR10, UncheckedCIFAR10, CIFAR10.base_folder),
+    "cifar100": (CIFAR100, UncheckedCIFAR100, CIFAR100.base_folder),
 }
 
 
@@ -53,7 +53,7 @@ _TORCHVISION_MISSING = ("Dataset ", "Error downloading")
 
 def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
     """One split as (PIL image, label) pairs; a missing or unreadable download becomes DatasetNotFound."""
-    checked, unchecked, folder, _ = _SETS[dataset.name]
+    checked, unchecked, folder = _SETS[dataset.name]
     cls = checked if dataset.verify_checksums else unchecked
     try:
         return cls(str(root), train=train, download=dataset.download)
@@ -103,5 +103,5 @@ def load_torchvision(dataset: DatasetConfig, paths: PathsConfig) -> Source:
         num_classes=len(full_train.classes),
         mean=mean,
         std=std,
-        image_size=_SETS[dataset.name][3],
+        image_size=IMAGE_SHAPES[dataset.name][-1],
     )

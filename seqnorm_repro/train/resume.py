@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def last_checkpoint(run_dir: Path) -> Path:
+    """Where every epoch's checkpoint goes (best.pt lies beside it)."""
     return run_dir / "checkpoints" / "last.pt"
 
 

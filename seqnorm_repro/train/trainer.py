@@ -29,6 +29,7 @@ from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.checkpoint import save_checkpoint
 from seqnorm_repro.train.distributed import DistEnv, all_reduce_sum, broadcast_buffers
 from seqnorm_repro.train.optim import base_lr, build_optimizer
+from seqnorm_repro.train.resume import last_checkpoint
 from seqnorm_repro.train.schedules import lr_factor
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class Trainer:
     # ---------------------------------------------------------------- files
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return last_checkpoint(self.run_dir).parent
 
     def _checkpoint(self) -> dict[str, Any]:
         return {
@@ -136,7 +137,7 @@ class Trainer:
         for callback, state in zip(self.callbacks, checkpoint["callbacks"], strict=True):
             callback.load_state_dict(state)
         log.info(
-            "resumed from %s after epoch %d (step %d)", self.checkpoint_dir / "last.pt", self.state.epoch,
+            "resumed from %s after epoch %d (step %d)", last_checkpoint(self.run_dir), self.state.epoch,
             self.state.step,
         )  # fmt: skip
 
@@ -183,7 +184,7 @@ class Trainer:
                 results = self._results("completed", **extra)
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM under train.interrupt.sigterm_raises
             self._write_results(self._results("interrupted", error=repr(err)[:500]))
-            last = self.checkpoint_dir / "last.pt"
+            last = last_checkpoint(self.run_dir)
             then = (
                 f"{self.context.resume_hint} to resume from {last}"
                 if self.state.epoch
@@ -224,7 +225,7 @@ class Trainer:
             state.best_val_acc, state.best_epoch = row["val_acc"], epoch + 1
         if self.env.is_main:
             checkpoint = self._checkpoint()
-            save_checkpoint(self.checkpoint_dir / "last.pt", checkpoint)
+            save_checkpoint(last_checkpoint(self.run_dir), checkpoint)
             if improved:
                 save_checkpoint(self.checkpoint_dir / "best.pt", checkpoint)
             write_jsonl(self.run_dir / "metrics.jsonl", state.history)
