@@ -51,6 +51,7 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
     onecycle = validate(_compose(["experiment=cifar10_resnet56_onecycle"], tmp_path))
     peak = onecycle.optim.lr * onecycle.schedule.peak_factor
     assert peak == pytest.approx(3.0) and onecycle.optim.momentum == 0.0 and onecycle.trainer.epochs == 40
+    assert onecycle.optim.norm_weight_decay  # Smith & Topin's Caffe Scale layers decay too
     imagenet = validate(_compose(["experiment=imagenet_resnet18_250ep"], tmp_path))
     assert (imagenet.trainer.grad_clip, imagenet.augment.mixup_alpha, imagenet.trainer.epochs) == (
         2.0,
