@@ -1,5 +1,6 @@
 """`python train.py` as a user types it, and the offline W&B run it leaves."""
 
+import builtins
 import dataclasses
 import json
 import logging
@@ -16,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
 
+from seqnorm_repro import launch
 from seqnorm_repro.config import LoggerConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import cli, run
@@ -88,6 +90,27 @@ def test_ctrl_c_while_hydra_starts_exits_130(monkeypatch):
     with pytest.raises(SystemExit) as stopped:
         cli.main()
     assert stopped.value.code == 130
+
+
+def test_ctrl_c_while_torch_imports_exits_130(monkeypatch):
+    """train.py and seqnorm-train start in a module that imports no torch, to catch a Ctrl-C there."""
+    importing = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "seqnorm_repro.train.cli":
+            raise KeyboardInterrupt
+        return importing(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "seqnorm_repro.train.cli")
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        launch.main()
+    assert stopped.value.code == 130
+
+
+def test_the_launcher_imports_no_torch():
+    code = "import sys, seqnorm_repro.launch; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, timeout=60).returncode == 0
 
 
 def test_other_ranks_keep_out_of_the_log_file(tmp_path):
