@@ -15,6 +15,13 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+# Each launched kernel leaves unspecialised the counts that change with gm and the chunking (groups, rows,
+# chunks, tiles per chunk: loop bounds and index factors). Triton would otherwise compile a variant per
+# value class of each (1, a multiple of 16, other): 271 sm_90 compilations where 110 do for the GPU
+# benchmark's gm and gc settings on ResNet-56's and WRN-28-10's shapes (counted with Triton's binder,
+# 2026-12-02), for no faster code. C and the strides, which decide whether accesses are 16 bytes wide,
+# stay specialised.
+
 
 @triton.jit
 def _chan(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
@@ -65,7 +72,7 @@ def _tile_range(k, SAMPLES, POSITIONS, TILES_PER_CHUNK, BLOCK_M: tl.constexpr, B
 # Full-size passes, shared by GhostNorm and SeqNorm
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["G", "CHUNKS", "TILES_PER_CHUNK"])
 def moments_kernel(x_ptr, part_ptr, G, SAMPLES, POSITIONS, C, stride_g, stride_m, stride_s, stride_c,
                    CHUNKS, TILES_PER_CHUNK,
                    BLOCK_M: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
@@ -92,7 +99,7 @@ def moments_kernel(x_ptr, part_ptr, G, SAMPLES, POSITIONS, C, stride_g, stride_m
     tl.store(part_ptr + 2 * field + out, m2, mask=cmask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["G", "CHUNKS", "TILES_PER_CHUNK"])
 def grad_sums_kernel(x_ptr, dy_ptr, mean_ptr, part_ptr, G, SAMPLES, POSITIONS, C,
                      stride_g, stride_m, stride_s, stride_c, CHUNKS, TILES_PER_CHUNK,
                      BLOCK_M: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
@@ -117,7 +124,7 @@ def grad_sums_kernel(x_ptr, dy_ptr, mean_ptr, part_ptr, G, SAMPLES, POSITIONS, C
     tl.store(part_ptr + CHUNKS * G * C + out, tl.sum(tl.sum(sum_dy_centred, 0), 0), mask=cmask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["CHUNKS", "TILES_PER_CHUNK"])
 def affine_kernel(x_ptr, dy_ptr, out_ptr, mean_ptr, a_ptr, b_ptr, d_ptr, b_stride_g, SAMPLES, POSITIONS, C,
                   stride_g, stride_m, stride_s, stride_c, CHUNKS, TILES_PER_CHUNK, HAS_DY: tl.constexpr,
                   BLOCK_M: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
@@ -171,7 +178,7 @@ def _update_running(running_mean_ptr, running_var_ptr, c, C, mean, var, factor):
     tl.store(running_var_ptr + c, new_var.to(running_var_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["G", "CHUNKS"])
 def ghost_stats_kernel(part_ptr, weight_ptr, mean_ptr, var_ptr, scale_ptr, G, CHUNKS, C, eps,
                        running_mean_ptr, running_var_ptr, factor, unbias, UPDATE_RUNNING: tl.constexpr,
                        BLOCK_G: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
@@ -203,7 +210,7 @@ def ghost_stats_kernel(part_ptr, weight_ptr, mean_ptr, var_ptr, scale_ptr, G, CH
                         factor)  # fmt: skip
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["G", "CHUNKS"])
 def ghost_grad_kernel(part_ptr, var_ptr, weight_ptr, d_ptr, a_ptr, b_ptr, grad_weight_ptr, grad_bias_ptr,
                       G, CHUNKS, C, count, eps,
                       BLOCK_G: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
@@ -275,7 +282,7 @@ def _sum_chunks(ptr, offsets, mask, CHUNKS, chunk_stride):
     return total
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["M", "GC", "CHUNKS"])
 def seq_group_stats_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr, M, C, GC, CHUNKS, eps,
                            BLOCK_M: tl.constexpr, BLOCK_J: tl.constexpr, BLOCK_Q: tl.constexpr):  # fmt: skip
     """Row mean and variance from the chunks' (count, mean, M2), then GroupNorm's mean and rho per
@@ -303,7 +310,7 @@ def seq_group_stats_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr,
     tl.store(rho_ptr + groups, 1 / tl.sqrt(group_var + eps), mask=groups_mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["GC", "GM", "MG"])
 def seq_ghost_stats_kernel(mean_ptr, var_ptr, group_mean_ptr, rho_ptr, weight_ptr, bias_ptr, ghost_mean_ptr,
                            ghost_var_ptr, slope_ptr, shift_ptr, C, GC, GM, MG, eps,
                            running_mean_ptr, running_var_ptr, factor, unbias, UPDATE_RUNNING: tl.constexpr,
@@ -349,7 +356,7 @@ def seq_ghost_stats_kernel(mean_ptr, var_ptr, group_mean_ptr, rho_ptr, weight_pt
                         factor)  # fmt: skip
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["GC", "GM", "MG", "CHUNKS"])
 def seq_ghost_grad_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr, ghost_mean_ptr, ghost_var_ptr,
                           weight_ptr, alpha_ptr, beta_ptr, gamma_ptr, grad_weight_ptr, grad_bias_ptr,
                           C, GC, GM, MG, CHUNKS, count, eps,
@@ -390,7 +397,7 @@ def seq_ghost_grad_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr, 
     tl.store(grad_bias_ptr + c, grad_bias, mask=c < C)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["M", "GC", "MG", "CHUNKS"])
 def seq_group_grad_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr, ghost_mean_ptr, alpha_ptr,
                           beta_ptr, gamma_ptr, d_ptr, a_ptr, b_ptr, M, C, GC, MG, CHUNKS, positions,
                           BLOCK_M: tl.constexpr, BLOCK_J: tl.constexpr, BLOCK_Q: tl.constexpr):  # fmt: skip
