@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Every check that needs a CUDA GPU, in one go, for a machine held only for minutes: the Triton kernels'
-# and the GPU loader's tests, then the host-overhead, layer and training-step benchmarks. Each step runs
-# under its own time limit and goes on after a failure; the reports and one log of every step
+# and the GPU loader's tests, then the layer, training-step, epoch and host-overhead benchmarks. Each step
+# runs under its own time limit and goes on after a failure; the reports and one log of every step
 # (cuda_checks.log, appended to as each step runs, so a run cut short keeps what it printed) land in OUTDIR:
 # at most five files, within what a device call brings back.
 #
 #     bash benchmarks/cuda_checks.sh [OUTDIR]          # default results/; PYTHON=.venv/bin/python to pick one
 #     SEQNORM_COMMIT=<commit> bash ...                 # the commit the reports name, where the tree was copied
-#     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests host norms train_step epoch
+#     STEPS="tests norms" bash benchmarks/cuda_checks.sh  # some of: tests norms train_step epoch host
 #     PYTEST_ARGS="-k float64" NORMS_ARGS="--models WRN-28-10" bash benchmarks/cuda_checks.sh  # subsets
 #
 # The package runs from this checkout (PYTHONPATH), on the machine's own torch and triton; the Hydra
@@ -27,7 +27,7 @@ log="$out/cuda_checks.log"
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output appended to the log, then its tail
     local name=$1 limit=$2 started=$SECONDS status
     shift 2
-    [[ " ${STEPS:-tests host norms train_step epoch} " == *" $name "* ]] || return 0
+    [[ " ${STEPS:-tests norms train_step epoch host} " == *" $name "* ]] || return 0
     echo "== $name (limit ${limit} s): $*" | tee -a "$log"
     PYTHONUNBUFFERED=1 timeout "$limit" "$@" 2>&1 | tee -a "$log" >"/tmp/cuda_checks_$name.log"
     status=${PIPESTATUS[0]}
@@ -39,11 +39,12 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output appended to
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     "$py" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 } 2>&1 | tee "$log"
-step tests "${TESTS_LIMIT:-150}" "$py" -m pytest -q -p no:cacheprovider -rfE ${PYTEST_ARGS:-} \
+# In order of what the issue needs most; -v: a time limit still leaves each finished test's verdict.
+step tests "${TESTS_LIMIT:-180}" "$py" -m pytest -v -p no:cacheprovider -rfE ${PYTEST_ARGS:-} \
     tests/norms/test_triton_kernels.py tests/data/test_device_loader.py
-step host "${HOST_LIMIT:-60}" "$py" benchmarks/host_overhead.py --out "$out/bench_host_overhead_cuda.md"
-step norms "${NORMS_LIMIT:-200}" "$py" benchmarks/norms.py --no-compile --kernels ${NORMS_ARGS:-} --out "$out/bench_norms_cuda.md"
+step norms "${NORMS_LIMIT:-240}" "$py" benchmarks/norms.py --no-compile --kernels ${NORMS_ARGS:-} --out "$out/bench_norms_cuda.md"
 step train_step "${STEP_LIMIT:-200}" "$py" benchmarks/train_step.py --models WRN-28-10 --quick --no-epoch --profile \
     --out "$out/bench_train_step_cuda.md"
 step epoch "${EPOCH_LIMIT:-120}" "$py" benchmarks/train_step.py --epoch-only --synthetic-data \
     --out "$out/bench_epoch_cuda.md"
+step host "${HOST_LIMIT:-60}" "$py" benchmarks/host_overhead.py --out "$out/bench_host_overhead_cuda.md"

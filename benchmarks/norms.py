@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import ctypes
+import dataclasses
 import statistics
 import sys
 import warnings
@@ -31,7 +32,7 @@ import torch.utils.benchmark as benchmark
 from torch import Tensor, nn
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm
-from seqnorm_repro.tracking.kernel_times import gpu_time_by_kernel, largest
+from seqnorm_repro.tracking.kernel_times import gpu_time_by_kernel_or_none, largest
 from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
 
 GM_VALUES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -277,15 +278,25 @@ def error_against_reference(layer: nn.Module, x: Tensor, dy: Tensor) -> float | 
     return max(((ours - theirs).norm() / theirs.norm()).item() for ours, theirs in zip(*outputs, strict=True))
 
 
-def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled, iters, repeats, kernels):
-    """All layers on one shape, and the copy time of the input that measures the bandwidth; `kernels`:
-    the PROFILED layers' GPU time by kernel too."""
+def cuda_inputs(shape, channels_last: bool, dtype) -> tuple[dict, dict]:
+    """Random inputs (requiring grad) and upstream gradients of `shape` in fp16, bf16 and `dtype`."""
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     inputs = {
         t: torch.randn(shape, device="cuda", dtype=t).contiguous(memory_format=memory_format).requires_grad_()
         for t in {torch.float16, torch.bfloat16, dtype}
     }
-    grads = {t: torch.randn_like(x) for t, x in inputs.items()}  # drawn before any capture
+    return inputs, {t: torch.randn_like(x) for t, x in inputs.items()}  # drawn before any capture
+
+
+def training_step(layer: nn.Module, x: Tensor, dy: Tensor) -> Callable[[], object]:
+    """Forward and backward w.r.t. the input and the affine parameters, running statistics updated."""
+    params = [x, *layer.parameters()]
+    return lambda: torch.autograd.grad(layer(x), params, dy)
+
+
+def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled, iters, repeats):
+    """All layers on one shape, and the copy time of the input that measures the bandwidth."""
+    inputs, grads = cuda_inputs(shape, channels_last, dtype)
     out = torch.empty_like(inputs[dtype])
     copy_time = cuda_seconds(lambda: out.copy_(inputs[dtype]), iters, repeats)
     rows = []
@@ -294,11 +305,7 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
     ):
         layer = layer.cuda()
         x, dy = inputs[x_dtype], grads[x_dtype]
-        params = [x, *layer.parameters()]
-
-        def step(layer=layer, x=x, dy=dy, params=params):
-            return torch.autograd.grad(layer(x), params, dy)
-
+        step = training_step(layer, x, dy)
         error = error_against_reference(layer, x, dy)
         for _ in range(3):  # warm-up: Triton and torch.compile compile here
             step()
@@ -307,11 +314,27 @@ def run_cuda_shape(shape, channels_last, gm_values, seq_values, dtype, compiled,
         replay = cuda_graph(step)
         graphed = None if replay is None else cuda_seconds(replay, iters, repeats)
         saved = saved_for_backward(layer, x)
-        by_kernel = None
-        if kernels and (label, gm, gc) in PROFILED:
-            by_kernel = gpu_time_by_kernel(lambda step=step: [step() for _ in range(iters)], iters)
-        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved, error, by_kernel))
+        rows.append(CudaMeasurement(label, x_dtype, gm, gc, eager, graphed, saved, error, None))
     return copy_time, rows
+
+
+def profile_cuda_shape(shape, channels_last, dtype, iters) -> dict[tuple, dict[str, float]]:
+    """GPU time by kernel of the PROFILED layers on one shape, keyed (label, gm, gc). Run after every
+    timing: the profiler can leave CUPTI's hooks behind, slowing whatever is timed after it."""
+    inputs, grads = cuda_inputs(shape, channels_last, dtype)
+    seq_values = [(gc, gm) for label, gm, gc in PROFILED if gc is not None]
+    gm_values = sorted({gm for label, gm, gc in PROFILED if gm is not None})
+    kernels = {}
+    for label, x_dtype, gm, gc, layer in cuda_candidates(
+        shape[1], shape[0], gm_values, seq_values, dtype, False
+    ):
+        if (label, gm, gc) in PROFILED:
+            step = training_step(layer.cuda(), inputs[x_dtype], grads[x_dtype])
+            step()  # the kernels are compiled by the timing already; this first call allocates
+            kernels[label, gm, gc] = gpu_time_by_kernel_or_none(
+                lambda step=step: [step() for _ in range(iters)], iters
+            )
+    return kernels
 
 
 def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> str:
@@ -405,15 +428,19 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
     return "\n".join(lines) + "\n"
 
 
+def cuda_shapes(models: list[str] | None, quick: bool) -> dict[str, list[tuple[int, ...]]]:
+    """The shapes of `models` (default: all) in the order given, so that a run cut short has measured the
+    first ones; `quick`: each model's first shape."""
+    shapes = {model: CUDA_SHAPES[model] for model in models or CUDA_SHAPES}
+    return {model: model_shapes[:1] for model, model_shapes in shapes.items()} if quick else shapes
+
+
 def main_cuda(args, command: str, out: Path) -> None:
     """Every CUDA shape; the report is rewritten after each, so a run cut short keeps what it measured."""
     dtype = getattr(torch, args.dtype)
-    shapes, gm_values = CUDA_SHAPES, GM_VALUES
-    seq_values = [(gc, gm) for gc in CUDA_SEQ_GC for gm in GM_VALUES]
-    if args.models:
-        shapes = {model: s for model, s in shapes.items() if model in args.models}
+    shapes = cuda_shapes(args.models, args.quick)
+    gm_values, seq_values = GM_VALUES, [(gc, gm) for gc in CUDA_SEQ_GC for gm in GM_VALUES]
     if args.quick:
-        shapes = {model: s[:1] for model, s in shapes.items()}
         gm_values, seq_values = (1, 8, 128), [(4, 1), (4, 8), (4, 128)]
     torch._dynamo.config.recompile_limit = 4096  # one compile per (shape, gm) of the compiled baseline
     torch._dynamo.config.accumulated_recompile_limit = 4096
@@ -428,11 +455,19 @@ def main_cuda(args, command: str, out: Path) -> None:
                 print(f"{model} {shape} ...", file=sys.stderr, flush=True)
                 results[(model, shape)] = run_cuda_shape(
                     shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
-                    args.repeats, args.kernels,
+                    args.repeats,
                 )  # fmt: skip
-                report = render_cuda(results, not args.nchw, dtype, command, hardware_line)
-                write(report, out, echo=False)
-    print(report)
+                write(render_cuda(results, not args.nchw, dtype, command, hardware_line), out, echo=False)
+        if args.kernels:
+            for (model, shape), (_, rows) in results.items():
+                print(f"{model} {shape}: kernels ...", file=sys.stderr, flush=True)
+                kernels = profile_cuda_shape(shape, not args.nchw, dtype, args.iters)
+                rows[:] = [
+                    dataclasses.replace(row, kernels=kernels.get((row.layer, row.gm, row.gc)) or None)
+                    for row in rows
+                ]
+                write(render_cuda(results, not args.nchw, dtype, command, hardware_line), out, echo=False)
+    print(render_cuda(results, not args.nchw, dtype, command, hardware_line))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import statistics
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,13 @@ from seqnorm_repro.data import DataBundle, DatasetNotFound, build_data
 from seqnorm_repro.data.synthetic import write_cifar100
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
-from seqnorm_repro.tracking.kernel_times import KINDS, by_kind, gpu_time_by_kernel, kinds_legend, largest
+from seqnorm_repro.tracking.kernel_times import (
+    KINDS,
+    by_kind,
+    gpu_time_by_kernel_or_none,
+    kinds_legend,
+    largest,
+)
 from seqnorm_repro.tracking.provenance import REPO_ROOT, git_commit, hardware, utc_now
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.norm_groups import plan_norm
@@ -152,13 +159,20 @@ class Row:
 
 
 def measure(
-    setup: Setup, device: torch.device, steps: int, rounds: int, run_dir: Path, profile: bool = False
+    setup: Setup,
+    device: torch.device,
+    steps: int,
+    rounds: int,
+    run_dir: Path,
+    timed: Callable[[list[Row]], None],
+    profile: bool = False,
 ) -> list[Row]:
     """Trainer and bare loop for every norm on one model. All six are built and warmed up first; each
     round then times every norm's trainer and bare loop back to back (which goes first alternates, and
     the order of the norms rotates), so drift in the machine's speed falls on all alike, and each
-    ratio is the median of the ratios within a round. `profile`: then one more trainer pass per norm
-    under torch.profiler."""
+    ratio is the median of the ratios within a round. `timed` gets the rows as soon as they are timed
+    (to write them down before a time limit or the profiler can lose them); `profile`: then one more
+    trainer pass per norm under torch.profiler."""
     speed = CUDA_SPEED if device.type == "cuda" else ()
     memory_format = torch.channels_last if speed else torch.contiguous_format
     generator = torch.Generator().manual_seed(0)
@@ -196,12 +210,6 @@ def measure(
         for norm in norms[shift:] + norms[:shift]:
             for kind in ("trainer", "bare")[:: 1 if index % 2 == 0 else -1]:  # a pair back to back
                 times[norm, kind].append(seconds(device, variants[norm, kind]) / steps)
-    kernels = {
-        norm: gpu_time_by_kernel(variants[norm, "trainer"], steps) if profile else {} for norm in NORMS
-    }
-    del variants, trainer
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
 
     def ratios(a: list[float], b: list[float]) -> list[float]:
         return [x / y for x, y in zip(a, b, strict=True)]
@@ -215,11 +223,17 @@ def measure(
         spread = (min(over_bare), max(over_bare))
         over_bn = statistics.median(ratios(ours, bn))
         rows.append(
-            Row(
-                setup.label, setup.batch, norm, *medians, statistics.median(over_bare), spread, over_bn,
-                kernels[norm],
-            )
-        )  # fmt: skip
+            Row(setup.label, setup.batch, norm, *medians, statistics.median(over_bare), spread, over_bn, {})
+        )
+    timed(rows)
+    if profile:
+        rows = [
+            dataclasses.replace(row, kernels=gpu_time_by_kernel_or_none(variants[row.norm, "trainer"], steps))
+            for row in rows
+        ]
+    del variants, trainer
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     return rows
 
 
@@ -390,18 +404,24 @@ def main(argv: list[str] | None = None) -> None:
     setups = CUDA_SETUPS if cuda else CPU_SETUPS
     if args.models:
         setups = tuple(s for s in setups if any(s.label.startswith(m) for m in args.models))
-    rows: list[Row] = []
-    epoch_lines: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for setup in () if args.epoch_only else setups:
-            rows += measure(setup, device, steps, rounds, Path(tmp), profile=args.profile)
-        if cuda and not args.no_epoch:
-            epoch_lines = real_epoch(device, args.data_dir, args.synthetic_data, Path(tmp))
-    report = render(rows, epoch_lines, device, "python " + " ".join(sys.argv), steps, rounds)
     out = args.out or REPO_ROOT / "results" / f"bench_train_step{'_cuda' if cuda else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report)
-    print(report)
+    command = "python " + " ".join(sys.argv)
+    rows: list[Row] = []
+    epoch_lines: list[str] = []
+
+    def write_report(new_rows: Sequence[Row] = ()) -> str:  # after each measurement: a cut run keeps them
+        report = render([*rows, *new_rows], epoch_lines, device, command, steps, rounds)
+        out.write_text(report)
+        return report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for setup in () if args.epoch_only else setups:
+            rows += measure(setup, device, steps, rounds, Path(tmp), write_report, profile=args.profile)
+            write_report()
+        if cuda and not args.no_epoch:
+            epoch_lines = real_epoch(device, args.data_dir, args.synthetic_data, Path(tmp))
+    print(write_report())
 
 
 if __name__ == "__main__":

@@ -39,3 +39,11 @@ def test_cpu_report_says_how_the_allocator_was_set(load_benchmark):
     assert "- allocator: glibc's mmap and trim thresholds fixed at 1 GiB" in kept
     assert "- allocator: the C library's defaults" in default
     assert "| GhostNorm (ours) | 0.90 | <= 1.1 (met) |" in kept
+
+
+def test_cuda_shapes_come_in_the_order_of_models(load_benchmark):
+    """cuda_checks.sh runs `--models ResNet-56 WRN-28-10` under a time limit: ResNet-56 must go first."""
+    norms = load_benchmark("norms")
+    assert list(norms.cuda_shapes(["ResNet-56", "WRN-28-10"], quick=False)) == ["ResNet-56", "WRN-28-10"]
+    assert norms.cuda_shapes(["ResNet-18"], quick=True) == {"ResNet-18": [(256, 64, 56, 56)]}
+    assert list(norms.cuda_shapes(None, quick=False)) == list(norms.CUDA_SHAPES)
