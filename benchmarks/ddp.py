@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from seqnorm_repro.tracking.provenance import REPO_ROOT, git_commit, hardware, utc_now
+from seqnorm_repro.tracking.provenance import REPO_ROOT, provenance_lines
 
 
 def samples_per_second(processes: int, overrides: list[str], run_dir: Path) -> float:
@@ -53,8 +53,7 @@ def main() -> None:
         "# Data-parallel throughput: same global batch on 1 and N processes",
         "",
         f"- command: `python benchmarks/ddp.py --processes {args.processes} {' '.join(args.overrides)}`",
-        f"- hardware: {hardware()}",
-        f"- commit: {git_commit()}, date: {utc_now()}",
+        *provenance_lines(),
         f"- backend: {'NCCL, one GPU per process' if cuda else 'gloo on CPU, processes sharing the cores'}",
         "",
         "| processes | samples/s (median over epochs after the first) |",

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_kernels, triton_ops
-from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
+from seqnorm_repro.tracking.provenance import provenance_lines
 
 SHAPE = (8, 16, 2, 2)
 
@@ -155,8 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         "# Host time of an eager forward+backward: our Triton layers against nn.BatchNorm2d",
         "",
         f"- command: `python {' '.join(sys.argv)}`",
-        f"- hardware: {hardware(device)}",
-        f"- commit: {git_commit()}, date: {utc_now()}",
+        *provenance_lines(device),
         f"- input: {SHAPE} float32 on {device.type} (arithmetic negligible), {kernels}; "
         "forward + backward w.r.t. input and parameters, running statistics updated",
         f"- time: the best of {args.rounds} rounds (layers in turn) of the mean of {args.steps} "

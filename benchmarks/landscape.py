@@ -25,7 +25,7 @@ from seqnorm_repro.config import ModelConfig
 from seqnorm_repro.landscape import probe_losses
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
-from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
+from seqnorm_repro.tracking.provenance import provenance_lines
 
 MNIST_ETAS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 CIFAR_MULTIPLES = [0.5, 1.0, 1.5, 2.0]
@@ -93,8 +93,7 @@ def render(rows: list[dict], device: torch.device, command: str) -> str:
         "# Loss-landscape probe: time per step size vs a plain forward pass",
         "",
         f"- command: `{command}`",
-        f"- hardware: {hardware(device)}",
-        f"- commit: {git_commit()}, date: {utc_now()}",
+        *provenance_lines(device),
         "- forward: the model's training-mode forward and loss on the batch under no_grad (what one probe",
         "  step size computes); probe: `probe_losses` over all step sizes (perturbed parameters, cloned",
         "  buffers, functional_call, RNG reset), divided by their number; train step: forward + backward",

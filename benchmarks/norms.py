@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm
 from seqnorm_repro.tracking.kernel_times import gpu_time_by_kernel_or_none, largest
-from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
+from seqnorm_repro.tracking.provenance import provenance_lines
 
 GM_VALUES = (1, 2, 4, 8, 16, 32, 64, 128)
 SEQ_VALUES = [(gc, gm) for gc in (1, 4, 16) for gm in (4, 8)]
@@ -161,8 +161,7 @@ def render(results, device, channels_last, command, freed_memory_kept: bool) -> 
         "# Norm layers: forward+backward time against nn.BatchNorm2d",
         "",
         f"- command: `{command}`",
-        f"- hardware: {hardware(device)}",
-        f"- commit: {git_commit()}, date: {utc_now()}",
+        *provenance_lines(device),
         f"- layout: {'channels_last' if channels_last else 'NCHW (contiguous)'}, float32, "
         "forward + backward w.r.t. input and affine parameters, running statistics updated",
         "- time: best over rounds of the median of torch.utils.benchmark's blocked_autorange; "
@@ -337,8 +336,9 @@ def profile_cuda_shape(shape, channels_last, dtype, iters) -> dict[tuple, dict[s
     return kernels
 
 
-def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> str:
-    """The CUDA report: worst ratios against the targets, then one table per shape."""
+def render_cuda(results, channels_last, dtype, command, provenance: list[str]) -> str:
+    """The CUDA report: worst ratios against the targets, then one table per shape; `provenance`:
+    `provenance_lines`, read before the first version is written."""
     dtype_name = str(dtype).removeprefix("torch.")
     worst: dict[tuple[str, str], list[list[float]]] = {}  # (layer, dtype) -> eager ratios, graphed ratios
     for _, rows in results.values():
@@ -352,8 +352,7 @@ def render_cuda(results, channels_last, dtype, command, hardware_line: str) -> s
         "# Norm layers on CUDA: forward+backward time against cuDNN BatchNorm",
         "",
         f"- command: `{command}`",
-        f"- hardware: {hardware_line}",
-        f"- commit: {git_commit()}, date: {utc_now()}",
+        *provenance,
         f"- input: {dtype_name} (BatchNorm rows: their own dtype), "
         f"{'channels_last' if channels_last else 'NCHW (contiguous)'}, parameters fp32; forward + backward "
         "w.r.t. input and affine parameters, running statistics updated",
@@ -445,7 +444,7 @@ def main_cuda(args, command: str, out: Path) -> None:
     torch._dynamo.config.recompile_limit = 4096  # one compile per (shape, gm) of the compiled baseline
     torch._dynamo.config.accumulated_recompile_limit = 4096
     warnings.filterwarnings("ignore", message=".*normalises over")  # gm = M / 2 and M / 4
-    hardware_line = hardware(torch.device("cuda"))
+    provenance = provenance_lines("cuda")
     results = {}
     side_stream = torch.cuda.Stream()  # every step, eager and captured, on this stream (see cuda_graph)
     side_stream.wait_stream(torch.cuda.current_stream())
@@ -457,7 +456,7 @@ def main_cuda(args, command: str, out: Path) -> None:
                     shape, not args.nchw, gm_values, seq_values, dtype, not args.no_compile, args.iters,
                     args.repeats,
                 )  # fmt: skip
-                write(render_cuda(results, not args.nchw, dtype, command, hardware_line), out, echo=False)
+                write(render_cuda(results, not args.nchw, dtype, command, provenance), out, echo=False)
         if args.kernels:
             for (model, shape), (_, rows) in results.items():
                 print(f"{model} {shape}: kernels ...", file=sys.stderr, flush=True)
@@ -466,8 +465,8 @@ def main_cuda(args, command: str, out: Path) -> None:
                     dataclasses.replace(row, kernels=kernels.get((row.layer, row.gm, row.gc)) or None)
                     for row in rows
                 ]
-                write(render_cuda(results, not args.nchw, dtype, command, hardware_line), out, echo=False)
-    print(render_cuda(results, not args.nchw, dtype, command, hardware_line))
+                write(render_cuda(results, not args.nchw, dtype, command, provenance), out, echo=False)
+    print(render_cuda(results, not args.nchw, dtype, command, provenance))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -56,7 +56,7 @@ from seqnorm_repro.tracking.kernel_times import (
     kinds_legend,
     largest,
 )
-from seqnorm_repro.tracking.provenance import REPO_ROOT, git_commit, hardware, utc_now
+from seqnorm_repro.tracking.provenance import REPO_ROOT, provenance_lines
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.norm_groups import plan_norm
 from seqnorm_repro.train.trainer import RunContext, Trainer
@@ -285,17 +285,19 @@ def real_epoch(device: torch.device, data_dir: str | None, synthetic: bool, run_
     ]
 
 
-def render(rows: list[Row], epoch_lines: list[str], device: torch.device, command: str, steps, rounds) -> str:
-    """The markdown report: provenance, the step table with its targets (when steps were timed), the epoch."""
+def render(
+    rows: list[Row], epoch_lines: list[str], cuda: bool, command: str, provenance: list[str], steps, rounds
+) -> str:
+    """The markdown report: provenance (`provenance_lines`, read before the first version is written), the
+    step table with its targets (when steps were timed), the epoch."""
     lines = [
         "# Training step: the Trainer against a bare PyTorch loop, and GhostNorm / SeqNorm against BatchNorm",
         "",
         f"- command: `{command}`",
-        f"- hardware: {hardware(device)}",
-        f"- commit: {git_commit()}, date: {utc_now()}",
+        *provenance,
     ]
     if rows:
-        lines += step_section(rows, device.type == "cuda", steps, rounds)
+        lines += step_section(rows, cuda, steps, rounds)
     if any(row.kernels for row in rows):
         lines += profile_section(rows)
     if epoch_lines:
@@ -406,12 +408,12 @@ def main(argv: list[str] | None = None) -> None:
         setups = tuple(s for s in setups if any(s.label.startswith(m) for m in args.models))
     out = args.out or REPO_ROOT / "results" / f"bench_train_step{'_cuda' if cuda else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = "python " + " ".join(sys.argv)
+    command, provenance = "python " + " ".join(sys.argv), provenance_lines(device)
     rows: list[Row] = []
     epoch_lines: list[str] = []
 
     def write_report(new_rows: Sequence[Row] = ()) -> str:  # after each measurement: a cut run keeps them
-        report = render([*rows, *new_rows], epoch_lines, device, command, steps, rounds)
+        report = render([*rows, *new_rows], epoch_lines, cuda, command, provenance, steps, rounds)
         out.write_text(report)
         return report
 

@@ -61,3 +61,9 @@ def hardware(device: torch.device | str | None = None) -> str:
 
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def provenance_lines(device: torch.device | str | None = None) -> list[str]:
+    """A report's hardware, commit and date lines. A report rewritten as its run goes reads them once, at
+    the start: its own first version in results/ would otherwise read as a change to the tree (+dirty)."""
+    return [f"- hardware: {hardware(device)}", f"- commit: {git_commit()}, date: {utc_now()}"]

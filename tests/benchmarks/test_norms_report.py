@@ -17,7 +17,9 @@ def test_cuda_report_lists_profiled_kernels(load_benchmark):
         ),
         row("GhostNorm (ours)", 16),
     ]
-    report = bench.render_cuda({("WRN-28-10", (8, 4, 2, 2)): (1e-6, rows)}, True, torch.float16, "cmd", "hw")
+    report = bench.render_cuda(
+        {("WRN-28-10", (8, 4, 2, 2)): (1e-6, rows)}, True, torch.float16, "cmd", ["- hw"]
+    )
     kernel_lines = [line for line in report.splitlines() if line.startswith("- kernels of")]
     assert kernel_lines == [
         "- kernels of BatchNorm2d (cuDNN) (torch.profiler, eager steps): 2 distinct, 25.0 us of GPU time per "
