@@ -39,7 +39,8 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...: the command's output appended to
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     "$py" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 } 2>&1 | tee "$log"
-# In order of what the issue needs most; -v: a time limit still leaves each finished test's verdict.
+# The most needed results first, so that running out of device time costs the least; -v: a time limit
+# still leaves each finished test's verdict in the log.
 step tests "${TESTS_LIMIT:-180}" "$py" -m pytest -v -p no:cacheprovider -rfE ${PYTEST_ARGS:-} \
     tests/norms/test_triton_kernels.py tests/data/test_device_loader.py
 step norms "${NORMS_LIMIT:-240}" "$py" benchmarks/norms.py --no-compile --kernels ${NORMS_ARGS:-} --out "$out/bench_norms_cuda.md"

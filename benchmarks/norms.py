@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import copy
 import ctypes
-import dataclasses
 import statistics
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -32,7 +31,7 @@ import torch.utils.benchmark as benchmark
 from torch import Tensor, nn
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm
-from seqnorm_repro.tracking.kernel_times import gpu_time_by_kernel_or_none, largest
+from seqnorm_repro.tracking.kernel_times import gpu_time_by_kernel_or_empty, largest
 from seqnorm_repro.tracking.provenance import provenance_lines
 
 GM_VALUES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -330,7 +329,7 @@ def profile_cuda_shape(shape, channels_last, dtype, iters) -> dict[tuple, dict[s
         if (label, gm, gc) in PROFILED:
             step = training_step(layer.cuda(), inputs[x_dtype], grads[x_dtype])
             step()  # the kernels are compiled by the timing already; this first call allocates
-            kernels[label, gm, gc] = gpu_time_by_kernel_or_none(
+            kernels[label, gm, gc] = gpu_time_by_kernel_or_empty(
                 lambda step=step: [step() for _ in range(iters)], iters
             )
     return kernels
@@ -462,8 +461,7 @@ def main_cuda(args, command: str, out: Path) -> None:
                 print(f"{model} {shape}: kernels ...", file=sys.stderr, flush=True)
                 kernels = profile_cuda_shape(shape, not args.nchw, dtype, args.iters)
                 rows[:] = [
-                    dataclasses.replace(row, kernels=kernels.get((row.layer, row.gm, row.gc)) or None)
-                    for row in rows
+                    replace(row, kernels=kernels.get((row.layer, row.gm, row.gc)) or None) for row in rows
                 ]
                 write(render_cuda(results, not args.nchw, dtype, command, provenance), out, echo=False)
     print(render_cuda(results, not args.nchw, dtype, command, provenance))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -52,7 +51,7 @@ from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.tracking.kernel_times import (
     KINDS,
     by_kind,
-    gpu_time_by_kernel_or_none,
+    gpu_time_by_kernel_or_empty,
     kinds_legend,
     largest,
 )
@@ -228,7 +227,7 @@ def measure(
     timed(rows)
     if profile:
         rows = [
-            dataclasses.replace(row, kernels=gpu_time_by_kernel_or_none(variants[row.norm, "trainer"], steps))
+            replace(row, kernels=gpu_time_by_kernel_or_empty(variants[row.norm, "trainer"], steps))
             for row in rows
         ]
     del variants, trainer

@@ -15,12 +15,12 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-# Each launched kernel leaves unspecialised the counts that change with gm and the chunking (groups, rows,
-# chunks, tiles per chunk: loop bounds and index factors). Triton would otherwise compile a variant per
-# value class of each (1, a multiple of 16, other): 271 sm_90 compilations where 110 do for the GPU
-# benchmark's gm and gc settings on ResNet-56's and WRN-28-10's shapes (counted with Triton's binder,
-# 2026-12-02), for no faster code. C and the strides, which decide whether accesses are 16 bytes wide,
-# stay specialised.
+# Each launched kernel leaves unspecialised the counts that are only loop bounds or factors of C-multiple
+# offsets: groups, chunks, tiles per chunk, the batch and its ghost and channel groups. Triton would
+# otherwise compile a variant per value class of each (1, a multiple of 16, other): 271 sm_90 compilations
+# where 110 do for the GPU benchmark's gm and gc settings on ResNet-56's and WRN-28-10's shapes (counted
+# with Triton's binder, 2026-12-02), for no faster code. C, SAMPLES, POSITIONS and the strides, which
+# decide whether accesses are 16 bytes wide, stay specialised.
 
 
 @triton.jit

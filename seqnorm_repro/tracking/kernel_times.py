@@ -65,16 +65,14 @@ def gpu_time_by_kernel(run: Callable[[], object], calls: int) -> dict[str, float
     }
 
 
-def gpu_time_by_kernel_or_none(run: Callable[[], object], calls: int) -> dict[str, float]:
-    """`gpu_time_by_kernel`, or {} and a line on stderr where the profiler fails, so that a benchmark
+def gpu_time_by_kernel_or_empty(run: Callable[[], object], calls: int) -> dict[str, float]:
+    """`gpu_time_by_kernel`, or {} and a line on stderr where the profiled run fails, so that a benchmark
     keeps the timings it already has."""
     try:
         return gpu_time_by_kernel(run, calls)
-    except Exception as err:  # CUPTI missing or busy, a profiler bug of this torch version
+    except Exception as err:  # the profiler (CUPTI missing or busy) or the work itself under it
         first_line = next(iter(str(err).splitlines()), "")
-        print(
-            f"  torch.profiler failed, no kernel times: {type(err).__name__}: {first_line}", file=sys.stderr
-        )
+        print(f"  profiled run failed, no kernel times: {type(err).__name__}: {first_line}", file=sys.stderr)
         return {}
 
 

@@ -14,7 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def git_commit() -> str:
-    """The checked-out commit, with '+dirty' when tracked files differ from it; 'unknown' outside git.
+    """The checked-out commit, with '+dirty' when tracked files differ from it (results/ aside: the reports
+    a run writes there change nothing it runs); 'unknown' outside git.
     `SEQNORM_COMMIT`, where set, names the commit instead, with what this copy's git reads beside it when
     the two differ: for a copy of the working tree whose git metadata is not its own (a GPU machine that
     is sent the tree), set to what the sender's `git rev-parse` read."""
@@ -33,7 +34,7 @@ def _read_git_commit() -> str:
 
     try:
         commit = git("rev-parse", "--short=12", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -64,6 +65,6 @@ def utc_now() -> str:
 
 
 def provenance_lines(device: torch.device | str | None = None) -> list[str]:
-    """A report's hardware, commit and date lines. A report rewritten as its run goes reads them once, at
-    the start: its own first version in results/ would otherwise read as a change to the tree (+dirty)."""
+    """A report's hardware, commit and date lines; a report rewritten as its run goes reads them once, so
+    that every version names the run's start."""
     return [f"- hardware: {hardware(device)}", f"- commit: {git_commit()}, date: {utc_now()}"]

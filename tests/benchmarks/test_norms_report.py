@@ -44,7 +44,8 @@ def test_cpu_report_says_how_the_allocator_was_set(load_benchmark):
 
 
 def test_cuda_shapes_come_in_the_order_of_models(load_benchmark):
-    """cuda_checks.sh runs `--models ResNet-56 WRN-28-10` under a time limit: ResNet-56 must go first."""
+    """Under a time limit (cuda_checks.sh's NORMS_ARGS="--models ResNet-56 WRN-28-10"), the first model
+    named must go first."""
     norms = load_benchmark("norms")
     assert list(norms.cuda_shapes(["ResNet-56", "WRN-28-10"], quick=False)) == ["ResNet-56", "WRN-28-10"]
     assert norms.cuda_shapes(["ResNet-18"], quick=True) == {"ResNet-18": [(256, 64, 56, 56)]}

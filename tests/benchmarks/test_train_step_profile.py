@@ -46,9 +46,9 @@ def test_a_failing_profiler_gives_no_kernel_times_and_one_line(monkeypatch, caps
         raise RuntimeError("CUPTI_ERROR_NOT_INITIALIZED\nmore")
 
     monkeypatch.setattr(kernel_times, "gpu_time_by_kernel", broken)
-    assert kernel_times.gpu_time_by_kernel_or_none(lambda: None, 1) == {}
+    assert kernel_times.gpu_time_by_kernel_or_empty(lambda: None, 1) == {}
     assert capsys.readouterr().err == (
-        "  torch.profiler failed, no kernel times: RuntimeError: CUPTI_ERROR_NOT_INITIALIZED\n"
+        "  profiled run failed, no kernel times: RuntimeError: CUPTI_ERROR_NOT_INITIALIZED\n"
     )
 
 
@@ -61,7 +61,7 @@ def test_step_times_are_handed_over_before_profiling(monkeypatch, tmp_path, load
         assert len(handed_over) == 1, "profiled before the rows were handed over"
         raise KeyboardInterrupt  # stands in for the time limit's signal
 
-    monkeypatch.setattr(bench, "gpu_time_by_kernel_or_none", crashing_profiler)
+    monkeypatch.setattr(bench, "gpu_time_by_kernel_or_empty", crashing_profiler)
     bench.register_configs()
     tiny = bench.Setup("SimpleNet", ("model=simplenet",), 10, (1, 8, 8), 64)
     with pytest.raises(KeyboardInterrupt):

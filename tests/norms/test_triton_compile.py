@@ -101,3 +101,11 @@ def test_every_launch_compiles_for_sm90(monkeypatch, op, shape, dtype, channels_
                 assert accesses and all(".v4." in access for access in accesses), (kernel.__name__, accesses)
             compiled.add(key)
     assert len(launches) == (6 if op == "ghost" else 8)  # three or four kernels each way
+
+
+def test_unspecialised_arguments_are_named_right():
+    """Triton ignores a do_not_specialize name that is not an argument: a misspelt one would silently
+    bring back a compilation per value class."""
+    for name in triton_kernels.LAUNCHED:
+        kernel = getattr(triton_kernels, name)
+        assert kernel.do_not_specialize and set(kernel.do_not_specialize) <= set(kernel.arg_names), name

@@ -27,11 +27,15 @@ def test_uncommitted_changes_to_tracked_files_mark_the_commit_dirty(tmp_path, mo
 
     git("init", "-q")
     (tmp_path / "code.py").write_text("x = 1\n")
-    git("add", "code.py")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "bench.md").write_text("an earlier run\n")
+    git("add", "code.py", "results/bench.md")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
     monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
     monkeypatch.delenv("SEQNORM_COMMIT", raising=False)
     clean = git("rev-parse", "--short=12", "HEAD").strip()
     assert git_commit() == clean
+    (tmp_path / "results" / "bench.md").write_text("this run's report, rewritten as it goes\n")
+    assert git_commit() == clean  # a run's own reports change nothing it runs
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit() == clean + "+dirty"
