@@ -41,26 +41,19 @@ def programs_per_sm(registers: int, warps: int, shared: int) -> int:
 
 
 def rows(op_args: tuple, shape) -> list[str]:
+    """One table row per distinct compiled kernel of a layer's forward and backward on `shape`."""
+    launches = triton_aot.layer_launches(op_args[0], shape, torch.float16, True, *op_args[1:])
     lines = []
-    for launch, binary in triton_aot.compiled(
-        triton_aot.layer_launches(op_args[0], shape, torch.float16, True, *op_args[1:])
-    ):
+    for launch, binary in triton_aot.compiled(launches):
         usage = triton_aot.resource_usage(binary.asm["cubin"])
-        warps = binary.metadata.num_warps
-        resident = programs_per_sm(usage["REG"], warps, binary.metadata.shared)
+        warps, shared = binary.metadata.num_warps, binary.metadata.shared
+        resident = programs_per_sm(usage["REG"], warps, shared)
+        spilled = usage["LOCAL"] + usage["STACK"]
         programs = launch.grid[0]
-        waves = programs / (resident * triton_aot.SMS)
-        spills = usage["LOCAL"] + usage["STACK"]
-        cells = [
-            launch.kernel.__name__,
-            programs,
-            warps,
-            usage["REG"],
-            binary.metadata.shared,
-            spills,
-            resident,
-        ]
-        lines.append("| " + " | ".join(str(cell) for cell in cells) + f" | {waves:.2f} |")
+        cells = (launch.kernel.__name__, programs, warps, usage["REG"], shared, spilled, resident)
+        lines.append(
+            "| " + " | ".join(map(str, cells)) + f" | {programs / (resident * triton_aot.SMS):.2f} |"
+        )
     return lines
 
 

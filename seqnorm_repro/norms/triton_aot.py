@@ -27,7 +27,7 @@ from triton.runtime.jit import create_function_from_signature
 
 from seqnorm_repro.norms import triton_kernels, triton_ops
 
-H100 = GPUTarget("cuda", 90, 32)  # Hopper (sm_90): the H100 and H200
+SM90 = GPUTarget("cuda", 90, 32)  # Hopper: the H100 and H200
 SMS = 132
 CUOBJDUMP = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"  # ships with Triton
 
@@ -52,6 +52,7 @@ class _Recorder:
 
 @contextlib.contextmanager
 def _recorded(launches: list[Launch]) -> Iterator[None]:
+    """Launches recorded, not run, with a 132-SM GPU's block sizes and CPU tensors accepted."""
     saved = {name: getattr(triton_kernels, name) for name in triton_kernels.LAUNCHED}
     sizes, check = triton_ops._sizes, triton_ops._check
     for name, kernel in saved.items():
@@ -88,7 +89,7 @@ def layer_launches(op: str, shape, dtype: torch.dtype, channels_last: bool, *hyp
     return launches
 
 
-def source(launch: Launch, target: GPUTarget = H100) -> tuple[ASTSource, dict]:
+def source(launch: Launch, target: GPUTarget = SM90) -> tuple[ASTSource, dict]:
     """The source and options of one launch as Triton's launcher specialises them for `target`: its own
     binder and argument packing (private to triton.runtime.jit; the version is pinned in
     requirements/constraints.txt), applied to the CPU tensors' dtypes, data pointers and the integers."""
@@ -102,7 +103,7 @@ def source(launch: Launch, target: GPUTarget = H100) -> tuple[ASTSource, dict]:
     return ASTSource(kernel, signature, constexprs, attrs), options.__dict__
 
 
-def compiled(launches: list[Launch], target: GPUTarget = H100) -> Iterator[tuple[Launch, Any]]:
+def compiled(launches: list[Launch], target: GPUTarget = SM90) -> Iterator[tuple[Launch, Any]]:
     """Each distinct specialisation among `launches` (its first launch) with its compiled kernel."""
     seen = set()
     for launch in launches:
