@@ -22,11 +22,9 @@ import torch
 from seqnorm_repro.norms import triton_aot
 from seqnorm_repro.tracking.provenance import REPO_ROOT, provenance_lines
 
-SHAPES = {  # the CUDA shapes of benchmarks/norms.py
-    "ResNet-56": [(128, 16, 32, 32), (128, 32, 16, 16), (128, 64, 8, 8)],
-    "WRN-28-10": [(512, 160, 32, 32), (512, 320, 16, 16), (512, 640, 8, 8)],
-    "ResNet-18": [(256, 64, 56, 56), (256, 128, 28, 28), (256, 256, 14, 14), (256, 512, 7, 7)],
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmarks folder, for its layer shapes
+from norms import CUDA_SHAPES
+
 LAYERS = {"GhostNorm gm=8": ("ghost", 8), "SeqNorm gc=4 gm=8": ("seq", 4, 8)}
 # sm_90 limits per multiprocessor (CUDA occupancy rules): registers, warps, programs, shared memory
 REGISTERS, WARPS, PROGRAMS, SHARED, SHARED_RESERVED, REGISTER_UNIT = 65536, 64, 32, 233472, 1024, 256
@@ -70,7 +68,7 @@ def render(command: str) -> str:
         f"memory); waves: grid / (resident x {triton_aot.SMS} SMs), a fraction leaving SMs idle in the last",
         "- input: float16 channels_last; each layer's forward (running statistics updated), then backward",
     ]
-    for model, shapes in SHAPES.items():
+    for model, shapes in CUDA_SHAPES.items():
         for shape in shapes:
             for layer, op_args in LAYERS.items():
                 print(f"{model} {shape} {layer} ...", file=sys.stderr, flush=True)
