@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_kernels, triton_ops
+from seqnorm_repro.norms import GhostNorm, SeqNorm, triton_ops
 from seqnorm_repro.tracking.provenance import provenance_lines
 
 SHAPE = (8, 16, 2, 2)
@@ -60,21 +60,9 @@ class _Launches:
         return launch
 
 
-@contextlib.contextmanager
 def replaced_launches(counter: list[int], run: bool):
     """Every Triton launch counted (and run only if `run`); without running, CPU tensors are accepted."""
-    saved = {name: getattr(triton_kernels, name) for name in triton_kernels.LAUNCHED}
-    check = triton_ops._check
-    for name, kernel in saved.items():
-        setattr(triton_kernels, name, _Launches(kernel, counter, run))
-    if not run:
-        triton_ops._check = lambda x: None
-    try:
-        yield
-    finally:
-        for name, kernel in saved.items():
-            setattr(triton_kernels, name, kernel)
-        triton_ops._check = check
+    return triton_ops.launches_replaced(lambda kernel: _Launches(kernel, counter, run), any_device=not run)
 
 
 def seconds_per_step(layer: nn.Module, x: torch.Tensor, dy: torch.Tensor, steps: int) -> float:

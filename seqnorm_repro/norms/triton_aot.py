@@ -25,7 +25,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource, make_backend
 from triton.runtime.jit import create_function_from_signature
 
-from seqnorm_repro.norms import triton_kernels, triton_ops
+from seqnorm_repro.norms import triton_ops
 
 SM90 = GPUTarget("cuda", 90, 32)  # Hopper: the H100 and H200
 SMS = 132
@@ -53,18 +53,14 @@ class _Recorder:
 @contextlib.contextmanager
 def _recorded(launches: list[Launch]) -> Iterator[None]:
     """Launches recorded, not run, with a 132-SM GPU's block sizes and CPU tensors accepted."""
-    saved = {name: getattr(triton_kernels, name) for name in triton_kernels.LAUNCHED}
-    sizes, check = triton_ops._sizes, triton_ops._check
-    for name, kernel in saved.items():
-        setattr(triton_kernels, name, _Recorder(kernel, launches))
-    triton_ops._sizes, triton_ops._check = (lambda device: triton_ops.cuda_sizes(SMS)), (lambda x: None)
+    sizes = triton_ops._sizes
+    triton_ops._sizes = lambda device: triton_ops.cuda_sizes(SMS)
     triton_ops._cached_plan.cache_clear()
     try:
-        yield
+        with triton_ops.launches_replaced(lambda kernel: _Recorder(kernel, launches), any_device=True):
+            yield
     finally:
-        for name, kernel in saved.items():
-            setattr(triton_kernels, name, kernel)
-        triton_ops._sizes, triton_ops._check = sizes, check
+        triton_ops._sizes = sizes
         triton_ops._cached_plan.cache_clear()
 
 

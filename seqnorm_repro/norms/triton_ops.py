@@ -16,7 +16,9 @@ outputs in the input's dtype; eps reaches compiled kernels as fp32, Triton's typ
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -518,3 +520,22 @@ def seq_norm_triton(
     params = affine_params(x, weight, bias)
     outputs = SeqNormTriton.apply(dense(x), *params, running_mean, running_var, factor, gc, gm, eps)
     return outputs[:3]
+
+
+@contextlib.contextmanager
+def launches_replaced(stand_in: Callable[[object], object], any_device: bool) -> Iterator[None]:
+    """Every Triton launch `kernel[grid](...)` goes to `stand_in(kernel)[grid](...)` instead, to count or
+    record the launches of a layer call (benchmarks/host_overhead.py, norms/triton_aot.py); `any_device`:
+    CPU tensors are accepted (the launches must then not run)."""
+    global _check
+    saved, check = {name: getattr(kernels, name) for name in kernels.LAUNCHED}, _check
+    for name, kernel in saved.items():
+        setattr(kernels, name, stand_in(kernel))
+    if any_device:
+        _check = lambda x: None  # noqa: E731
+    try:
+        yield
+    finally:
+        for name, kernel in saved.items():
+            setattr(kernels, name, kernel)
+        _check = check
