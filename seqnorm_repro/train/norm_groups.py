@@ -17,9 +17,10 @@ from typing import Any
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
 
 from seqnorm_repro.config import Config, ConfigError
-from seqnorm_repro.norms import NORM_LAYERS, GroupNorm
+from seqnorm_repro.norms import NORM_LAYERS
 from seqnorm_repro.train.sync_batchnorm import AllReduceBatchNorm
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ def samples_per_group(model: nn.Module, plan: NormPlan) -> dict[str, int]:
             sizes[kind] = plan.per_device_batch * plan.world_size
         elif isinstance(module, _BatchNorm):
             sizes[kind] = plan.per_device_batch
-        elif isinstance(module, GroupNorm):
-            sizes[kind] = 1  # each sample on its own (over channel groups)
+        elif isinstance(module, nn.GroupNorm | nn.LayerNorm | _InstanceNorm):
+            sizes[kind] = 1  # each sample on its own: our GroupNorm and torch's per-sample norms
     return sizes
 
 

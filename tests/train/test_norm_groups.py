@@ -2,6 +2,7 @@
 
 import pytest
 from hydra import compose, initialize_config_dir
+from torch import nn
 
 from seqnorm_repro.config import ConfigError, validate
 from seqnorm_repro.models import build_model
@@ -106,3 +107,15 @@ def test_a_new_ghost_group_layer_keeps_the_papers_group_size_without_further_reg
 
     monkeypatch.setitem(NORM_LAYERS, "channel_ghostnorm", ChannelGhostNorm)
     assert _group_size([*CIFAR, "norm.name=channel_ghostnorm", "norm.gm=8"], 2) == {"ChannelGhostNorm": 8}
+
+
+@pytest.mark.parametrize("layer", [nn.LayerNorm, nn.InstanceNorm2d])
+def test_a_new_per_sample_layer_built_on_torchs_counts_one_sample_per_group(monkeypatch, layer):
+    class PerSampleNorm(layer):  # a researcher's layer: registered in NORM_LAYERS only
+        def __init__(self, num_features: int, **kwargs) -> None:
+            super().__init__(num_features)
+
+    monkeypatch.setitem(NORM_LAYERS, "per_sample", PerSampleNorm)
+    # InstanceNorm has reset_running_stats, so the config asks it for a momentum like any such layer
+    sizes = _group_size([*CIFAR, "norm=groupnorm", "norm.name=per_sample", "norm.momentum=0.1"], 1)
+    assert sizes == {"PerSampleNorm": 1}
