@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tolerance", type=float, default=0.2, help="tune-seqnorm: points of 'performs well'"
     )
     parser.add_argument("--aggregate-only", action="store_true")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may follow options, as in the docstring
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     results_dir = args.results or REPO_ROOT / ("results" if args.scale == "paper" else "results/smoke")
     command = "python scripts/reproduce.py " + shlex.join(sys.argv[1:] if argv is None else argv)

@@ -79,9 +79,12 @@ def test_a_bad_override_stops_a_target_before_any_run_in_one_line(
     tmp_path, monkeypatch, capsys, override, error
 ):
     monkeypatch.setattr(cli, "run_target", _no_run)
-    assert cli.main(["table1", override, "--runs", str(tmp_path)]) == 2
-    message = capsys.readouterr().err
-    assert message.startswith("error: table1: ") and error in message and message.count("\n") == 1, message
+    runs = ["--runs", str(tmp_path)]
+    for args in (["table1", override, *runs], ["table1", *runs, override]):  # before or after the options
+        assert cli.main(args) == 2
+        message = capsys.readouterr().err
+        assert message.startswith("error: table1: ") and error in message, message
+        assert message.count("\n") == 1, message
 
 
 def test_table2_stops_on_missing_imagenet_before_training_cifar10(tmp_path, monkeypatch, capsys):
