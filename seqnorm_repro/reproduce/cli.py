@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         unfinished += _aggregate(target, args, seeds, extra, results_dir, command)
     if unfinished and not args.aggregate_only:
         print(
-            f"error: {unfinished} run(s) did not complete; their errors are above and in the tables' "
-            "'Missing or failed runs'; fix them and run the same command again",
+            f"error: {unfinished} run(s) did not complete with this command's config; why is in the "
+            "tables' 'Missing or failed runs' (and the runs' errors above); fix it and run the same "
+            "command again",
             file=sys.stderr,
         )
         return 1

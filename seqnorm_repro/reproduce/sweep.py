@@ -2,7 +2,7 @@
 torchrun, which Hydra cannot launch, one `torchrun ... train.py` per seed).
 
 Run directories are deterministic (runs/<target>/<scale>/<row>/seed<N>), so running a target again
-skips every run whose results.json says completed with the same config hash, and an interrupted
+skips every run whose results.json says completed with the same config, and an interrupted
 run resumes from its last.pt (the trainer's own resume). Any Hydra launcher works: the default runs
 jobs one after another in this machine's process; `launcher="slurm"` submits them
 (conf/hydra/launcher/slurm.yaml).
@@ -14,13 +14,14 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from seqnorm_repro.config import compose_config
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import REPO_ROOT
-from seqnorm_repro.tracking.run_files import config_hash, read_json
+from seqnorm_repro.tracking.run_files import read_json, trained_with
 
 log = logging.getLogger(__name__)
 INTERRUPT_GRACE_S = 30
@@ -35,11 +36,11 @@ def row_overrides(target: Target, scale: str, row: Row, extra: tuple[str, ...]) 
     return [*row.overrides, *extra, f"logger.group={target.name}-{scale}"]
 
 
-def expected_config_hash(overrides: list[str], directory: Path) -> str:
-    """The config hash a run trained with `overrides` records (the trainer's own hash); `directory`
-    only resolves the paths that interpolate it, which the hash leaves out."""
+def expected_config(overrides: list[str], directory: Path) -> dict[str, Any]:
+    """The resolved config a run trained with `overrides` records; `directory` only resolves the paths
+    that interpolate it, which the config hash leaves out."""
     cfg = compose_config([*overrides, f"paths.output_dir={directory}"])
-    return config_hash(OmegaConf.to_container(cfg, resolve=True))
+    return OmegaConf.to_container(cfg, resolve=True)
 
 
 def is_done(overrides: list[str], directory: Path) -> bool:
@@ -47,7 +48,7 @@ def is_done(overrides: list[str], directory: Path) -> bool:
     results = read_json(directory / "results.json")
     if not results or results.get("status") != "completed":
         return False
-    return results.get("config_hash") == expected_config_hash(overrides, directory)
+    return trained_with(results, expected_config(overrides, directory))
 
 
 def run_target(

@@ -1,5 +1,5 @@
 """The files of a run directory, written atomically (temp file + rename) so a crash never leaves a
-half-written one: metrics.jsonl (one line per epoch), results.json, and the config hash."""
+half-written one: metrics.jsonl (one line per epoch), results.json, and the config hash and changes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 
 # Config keys that do not change what a run computes: where it writes, how it logs, how it resumes.
-_NOT_HASHED = {"paths", "logger", "name", "tags"}
-_NOT_HASHED_TRAINER = {"resume", "progress"}
-_NOT_HASHED_DATASET = {"num_workers", "download"}
+_NOT_HASHED = {"paths", "logger", "name", "tags", "hydra"}
+_NOT_HASHED_SETTINGS = {"trainer.resume", "trainer.progress", "dataset.num_workers", "dataset.download"}
 
 
 # The process's umask, read once at import (reading it means setting it, which is not thread-safe later).
@@ -64,11 +63,40 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
 
 
+def _computed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a resolved config that change what the run computes, as dotted keys. An unset
+    (None) setting counts as absent, so a field added to the schema later, unset by default, leaves the
+    runs finished before it with their hash."""
+    flat: dict[str, Any] = {}
+
+    def visit(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                visit(value, f"{prefix}{key}.")
+            elif value is not None and prefix + key not in _NOT_HASHED_SETTINGS:
+                flat[prefix + key] = value
+
+    visit({key: value for key, value in config.items() if key not in _NOT_HASHED}, "")
+    return flat
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """A short hash of everything in a resolved config that changes what the run computes."""
-    kept = {key: value for key, value in config.items() if key not in _NOT_HASHED and key != "hydra"}
-    if "trainer" in kept:
-        kept["trainer"] = {k: v for k, v in kept["trainer"].items() if k not in _NOT_HASHED_TRAINER}
-    if "dataset" in kept:
-        kept["dataset"] = {k: v for k, v in kept["dataset"].items() if k not in _NOT_HASHED_DATASET}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(_computed_settings(config), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_changes(before: Mapping[str, Any], after: Mapping[str, Any], most: int = 4) -> str:
+    """What differs between two resolved configs in what a run computes, for an error message:
+    `norm.eps 1e-05 -> 0.001, optim.lr unset -> 0.2`."""
+    old, new = _computed_settings(before), _computed_settings(after)
+    changed = [key for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+    shown = [f"{key} {old.get(key, 'unset')} -> {new.get(key, 'unset')}" for key in changed[:most]]
+    return ", ".join(shown) + (f" and {len(changed) - most} more" if len(changed) > most else "")
+
+
+def trained_with(record: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Whether a results.json or checkpoint `record` was written by a run of `config`: the same hash, or
+    the same settings in the config it records (a hash an earlier version computed another way)."""
+    if record.get("config_hash") == config_hash(config):
+        return True
+    return isinstance(record.get("config"), Mapping) and not config_changes(record["config"], config)

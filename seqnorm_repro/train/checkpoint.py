@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from seqnorm_repro.tracking.run_files import atomic_replace
+from seqnorm_repro.tracking.run_files import atomic_replace, config_changes, trained_with
 
 
 class CheckpointError(RuntimeError):
@@ -22,8 +23,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, handle)
 
 
-def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dict[str, Any]:
-    """Read a checkpoint this config wrote, or raise CheckpointError saying how to go on."""
+def load_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Read a checkpoint a run of `config` (resolved) wrote, or raise CheckpointError saying how to go on."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
@@ -37,9 +38,11 @@ def load_checkpoint(path: Path, expected_hash: str, device: torch.device) -> dic
         raise CheckpointError(
             f"{path} is not a seqnorm-repro checkpoint; move it away or use another run dir"
         )
-    if state["config_hash"] != expected_hash:
+    if not trained_with(state, config):
+        changes = config_changes(state["config"], config) if isinstance(state.get("config"), Mapping) else ""
         raise CheckpointError(
-            f"{path} was written by a different config (hash {state['config_hash']}, this run's is "
-            f"{expected_hash}); run in a new directory (hydra.run.dir=...) or set trainer.resume=never"
+            f"{path} was written by a different config ("
+            f"{'what this run changes: ' + changes if changes else 'hash ' + str(state['config_hash'])}); "
+            "run in a new directory (hydra.run.dir=...) or set trainer.resume=never"
         )
     return state

@@ -6,12 +6,13 @@ normalisation group size stops the run with the directory as it was."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from seqnorm_repro.tracking.run_files import read_json
+from seqnorm_repro.tracking.run_files import read_json, trained_with
 from seqnorm_repro.train.checkpoint import CheckpointError, load_checkpoint
 from seqnorm_repro.train.distributed import DistEnv
 
@@ -23,10 +24,10 @@ def last_checkpoint(run_dir: Path) -> Path:
     return run_dir / "checkpoints" / "last.pt"
 
 
-def completed_before(run_dir: Path, digest: str, env: DistEnv) -> dict[str, Any] | None:
-    """results.json of a run completed in `run_dir` with this config hash, which is not trained again."""
+def completed_before(run_dir: Path, config: Mapping[str, Any], env: DistEnv) -> dict[str, Any] | None:
+    """results.json of a run of `config` completed in `run_dir`, which is not trained again."""
     previous = read_json(run_dir / "results.json")
-    if previous is None or previous.get("status") != "completed" or previous.get("config_hash") != digest:
+    if previous is None or previous.get("status") != "completed" or not trained_with(previous, config):
         return None
     log.info("%s already completed with this config; not training again", run_dir)
     ran_on = (previous.get("norm_groups") or {}).get("world_size", env.world_size)
@@ -39,13 +40,13 @@ def completed_before(run_dir: Path, digest: str, env: DistEnv) -> dict[str, Any]
     return previous
 
 
-def checkpoint_to_resume(run_dir: Path, digest: str, env: DistEnv) -> dict[str, Any] | None:
+def checkpoint_to_resume(run_dir: Path, config: Mapping[str, Any], env: DistEnv) -> dict[str, Any] | None:
     """last.pt, read to the CPU (the trainer's load_state_dict moves it, and it is freed once loaded)."""
     last = last_checkpoint(run_dir)
     if last.exists():
-        return load_checkpoint(last, digest, torch.device("cpu"))
+        return load_checkpoint(last, config, torch.device("cpu"))
     previous = read_json(run_dir / "results.json") or {}
-    if env.is_main and previous.get("config_hash") == digest and previous.get("epochs_completed"):
+    if env.is_main and trained_with(previous, config) and previous.get("epochs_completed"):
         log.warning(
             "%s is missing: training from epoch 1 again (results.json records %d finished epoch(s))",
             last, previous["epochs_completed"],

@@ -77,11 +77,11 @@ def _run(
     digest = config_hash(config)
     checkpoint = None
     if typed.trainer.resume == "auto":
-        if previous := completed_before(run_dir, digest, env):
+        if previous := completed_before(run_dir, config, env):
             if env.is_main:
                 restore_hydra_record()  # Hydra rewrote it for this command, which trains nothing
             return _objective(previous)
-        checkpoint = checkpoint_to_resume(run_dir, digest, env)
+        checkpoint = checkpoint_to_resume(run_dir, config, env)
     _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
     data = build_data(
         typed.dataset,

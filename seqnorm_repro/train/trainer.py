@@ -158,6 +158,7 @@ class Trainer:
             "val_indices_file": "val_indices.json" if self.data.val_indices else None,
             "norm_groups": self.context.norm_groups,
             **extra,
+            "config": self.context.config,  # what it trained, for telling another config's run apart
         }
 
     # ---------------------------------------------------------------- loop

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.config import ModelConfig
-from seqnorm_repro.models import MODEL_BUILDERS, WideResNet, build_model
+from seqnorm_repro.models import MODEL_BUILDERS, build_model
 from seqnorm_repro.norms import NORM_LAYERS, norm_layer
 
 BATCH, NUM_CLASSES = 8, 10
@@ -19,21 +19,18 @@ NORM_PARAMS = {  # batch 8 and gm=2: four samples per ghost group, the paper's s
     "noisy_batchnorm": {"noise_std": 0.01},
     "none": {},
 }
-MODEL_INPUTS = {  # model id -> input shape; small images keep the sweep fast
-    "simplenet": (1, 28, 28),
-    "resnet56": (3, 32, 32),
-    "wrn10_1": (3, 32, 32),  # WRN-28-10's blocks at depth 10, width 1
-    "resnet18_timm": (3, 64, 64),
-    "resnet18_torchvision": (3, 64, 64),
+MODEL_INPUTS = {  # model id -> its config and input shape; small models and images keep the sweep fast
+    "simplenet": (ModelConfig(name="simplenet"), (1, 28, 28)),
+    "resnet56": (ModelConfig(name="resnet56"), (3, 32, 32)),
+    "wrn10_1": (ModelConfig(name="wide_resnet", depth=10, widen_factor=1, dropout=0.3), (3, 32, 32)),
+    "resnet18_timm": (ModelConfig(name="resnet18", library="timm"), (3, 64, 64)),
+    "resnet18_torchvision": (ModelConfig(name="resnet18", library="torchvision"), (3, 64, 64)),
 }
 
 
 def make_model(model_id: str, layer) -> nn.Module:
-    shape = MODEL_INPUTS[model_id]
-    if model_id == "wrn10_1":
-        return WideResNet(layer, NUM_CLASSES, depth=10, width=1, dropout=0.3)
-    name, _, library = model_id.partition("_")
-    return build_model(ModelConfig(name=name, library=library or "timm"), layer, NUM_CLASSES, shape)
+    config, shape = MODEL_INPUTS[model_id]
+    return build_model(config, layer, NUM_CLASSES, shape)
 
 
 def test_sweep_covers_every_norm():
@@ -41,8 +38,7 @@ def test_sweep_covers_every_norm():
 
 
 def test_sweep_covers_every_model():
-    names = {"wide_resnet" if key == "wrn10_1" else key.partition("_")[0] for key in MODEL_INPUTS}
-    assert names == set(MODEL_BUILDERS)
+    assert {config.name for config, _ in MODEL_INPUTS.values()} == set(MODEL_BUILDERS)
 
 
 @pytest.fixture(scope="module", params=sorted(NORM_PARAMS))
@@ -56,7 +52,7 @@ def trained_step(request, norm_name):
     tests of one (model, norm) pair, so each pair runs once."""
     torch.manual_seed(0)  # module scope: set up before the autouse per-test seed
     model = make_model(request.param, norm_layer(norm_name, **NORM_PARAMS[norm_name])).train()
-    logits = model(torch.randn(BATCH, *MODEL_INPUTS[request.param]))
+    logits = model(torch.randn(BATCH, *MODEL_INPUTS[request.param][1]))
     F.cross_entropy(logits, torch.randint(NUM_CLASSES, (BATCH,))).backward()
     return model, logits
 

@@ -7,8 +7,9 @@ import statistics
 import pytest
 
 from seqnorm_repro.reproduce import aggregate
-from seqnorm_repro.reproduce.sweep import expected_config_hash, row_overrides, run_dir
+from seqnorm_repro.reproduce.sweep import expected_config, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import Row, Target
+from seqnorm_repro.tracking.run_files import config_hash
 
 TARGET = Target(
     "demo",
@@ -27,17 +28,20 @@ IMAGENET = Target(
 V2 = ("imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images")
 
 
-def _results(target, row, seed, runs, status="completed", val=None, tests=None, error=None, config_hash=None):
-    """A results.json as the trainer writes it for `row` and `seed`, with its overrides' config hash."""
+def _results(target, row, seed, runs, status="completed", val=None, tests=None, error=None, trained=()):
+    """A results.json as the trainer writes it for `row` and `seed`, trained with the row's overrides and
+    `trained`: its config and that config's hash."""
     directory = run_dir(runs, target, "paper", target.rows[row], seed)
     directory.mkdir(parents=True)
-    overrides = [*row_overrides(target, "paper", target.rows[row], ()), f"seed={seed}"]
+    overrides = [*row_overrides(target, "paper", target.rows[row], ()), f"seed={seed}", *trained]
+    config = expected_config(overrides, directory)
     record = {"status": status, "final_val_acc": val, "test_acc": tests, "epochs_completed": 200,
-              "hardware": "a GPU", "git_commit": "abc123",
-              "config_hash": config_hash or expected_config_hash(overrides, directory)}  # fmt: skip
+              "hardware": "a GPU", "git_commit": "abc123", "config_hash": config_hash(config),
+              "config": config}  # fmt: skip
     if error:
         record["error"] = error
     (directory / "results.json").write_text(json.dumps(record))
+    return directory / "results.json"
 
 
 @pytest.fixture
@@ -46,7 +50,7 @@ def rows(tmp_path):
     _results(TARGET, 0, 1, tmp_path, val=0.82, tests={"test": 0.83})
     _results(TARGET, 1, 0, tmp_path, val=0.81, tests={"test": 0.825})
     _results(TARGET, 1, 1, tmp_path, status="failed", error="FloatingPointError('training loss is nan')")
-    _results(TARGET, 3, 0, tmp_path, val=0.10, tests={"test": 0.10}, config_hash="0123456789abcdef")
+    _results(TARGET, 3, 0, tmp_path, val=0.10, tests={"test": 0.10}, trained=["optim.lr=0.2"])
     return aggregate.collect(TARGET, "paper", [0, 1], tmp_path)
 
 
@@ -95,7 +99,25 @@ def test_a_run_completed_with_another_config_is_listed_not_averaged_in(rows):
     markdown, payload = aggregate.render(TARGET, "paper", [0, 1], rows, "make demo")
     assert payload["rows"][3]["completed_seeds"] == [] and payload["rows"][3]["val"] == (None, None)
     assert "| Other config | - |" in markdown
-    assert "- Other config, seed 0: completed with another config (config_hash 0123456789abcdef;" in markdown
+    changes = "(what these overrides change: optim.lr 0.2 -> 0.4)"
+    assert f"- Other config, seed 0: completed with another config {changes}" in markdown
+
+
+def test_a_run_whose_recorded_settings_match_counts_whatever_hash_it_records(tmp_path):
+    """A hash computed another way (an earlier version's) does not hide a run of the same settings."""
+    path = _results(TARGET, 0, 0, tmp_path, val=0.80, tests={"test": 0.82})
+    path.write_text(json.dumps({**json.loads(path.read_text()), "config_hash": "0123456789abcdef"}))
+    assert aggregate.collect(TARGET, "paper", [0], tmp_path)[0].completed.keys() == {0}
+
+
+def test_a_run_recording_only_another_hash_is_listed_with_how_to_go_on(tmp_path):
+    path = _results(TARGET, 0, 0, tmp_path, val=0.80, tests={"test": 0.82})
+    record = json.loads(path.read_text())
+    del record["config"]
+    path.write_text(json.dumps({**record, "config_hash": "0123456789abcdef"}))
+    (row,) = aggregate.collect(TARGET, "paper", [0], tmp_path)[:1]
+    assert row.failed[0].startswith("completed with another config hash (0123456789abcdef, these overrides")
+    assert "run the target again" in row.failed[0]
 
 
 def test_smoke_tables_say_they_are_not_a_reproduction(rows):

@@ -105,6 +105,6 @@ def test_cli_fails_when_a_run_it_started_did_not_complete(tmp_path, monkeypatch,
     monkeypatch.setattr(cli, "run_target", lambda *args: {})  # as if every run stopped on a config error
     args = ["table1", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)]
     assert cli.main(args) == 1
-    assert "error: 14 run(s) did not complete" in capsys.readouterr().err
+    assert "error: 14 run(s) did not complete with this command's config" in capsys.readouterr().err
     assert (tmp_path / "table1.md").read_text().count("seed 0: stopped before training") == 14
     assert cli.main([*args, "--aggregate-only"]) == 0  # a report of the runs so far

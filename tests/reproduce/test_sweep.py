@@ -5,9 +5,10 @@ import json
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seqnorm_repro.reproduce.sweep import _row_commands, expected_config_hash, is_done, row_overrides, run_dir
+from seqnorm_repro.reproduce.sweep import _row_commands, expected_config, is_done, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import table1
 from seqnorm_repro.tracking.provenance import REPO_ROOT
+from seqnorm_repro.tracking.run_files import config_hash
 
 TARGET = table1()
 ROW = TARGET.rows[0]
@@ -17,12 +18,16 @@ def test_a_run_is_done_only_when_completed_with_this_config(tmp_path):
     overrides = [*row_overrides(TARGET, "paper", ROW, ()), "seed=0"]
     results = tmp_path / "results.json"
     assert not is_done(overrides, tmp_path)  # nothing there
-    for status, digest, done in [
-        ("completed", expected_config_hash(overrides, tmp_path), True),
-        ("running", expected_config_hash(overrides, tmp_path), False),
-        ("completed", "0123456789abcdef", False),  # completed with other overrides: trained again
+    config = expected_config(overrides, tmp_path)
+    other = expected_config([*overrides, "optim.lr=0.2"], tmp_path)
+    for status, record, done in [
+        ("completed", {"config_hash": config_hash(config)}, True),
+        ("running", {"config_hash": config_hash(config)}, False),
+        ("completed", {"config_hash": config_hash(other)}, False),  # other overrides: trained again
+        ("completed", {"config_hash": config_hash(other), "config": other}, False),
+        ("completed", {"config_hash": "0123456789abcdef", "config": config}, True),  # an earlier hash
     ]:
-        results.write_text(json.dumps({"status": status, "config_hash": digest}))
+        results.write_text(json.dumps({"status": status, **record}))
         assert is_done(overrides, tmp_path) is done
 
 

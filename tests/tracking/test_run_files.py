@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seqnorm_repro.config import compose_config
-from seqnorm_repro.tracking.run_files import config_hash, read_json, write_json
+from seqnorm_repro.tracking.run_files import config_changes, config_hash, read_json, write_json
 from seqnorm_repro.train.checkpoint import save_checkpoint
 
 
@@ -50,3 +50,12 @@ def test_the_config_hash_changes_with_what_a_run_computes_only(overrides, same):
         return config_hash(OmegaConf.to_container(cfg, resolve=True))
 
     assert (digest(overrides) == digest([])) is same
+
+
+def test_a_setting_added_to_the_schema_unset_leaves_the_hash_of_earlier_runs():
+    config = OmegaConf.to_container(compose_config(["paths.output_dir=/run"]), resolve=True)
+    extended = {**config, "norm": {**config["norm"], "shrink": None}}
+    assert config_hash(extended) == config_hash(config) and config_changes(config, extended) == ""
+    set_later = {**config, "norm": {**config["norm"], "shrink": 0.5}}
+    assert config_changes(config, set_later) == "norm.shrink unset -> 0.5"
+    assert config_hash(set_later) != config_hash(config)

@@ -131,9 +131,21 @@ def test_a_missing_last_checkpoint_trains_again_with_a_warning(tmp_path, run_con
 def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_path, run_config, max_epochs):
     run(run_config(tmp_path, []), max_epochs=max_epochs)
     files = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
-    with pytest.raises(CheckpointError, match=r"written by a different config"):
+    changes = r"\(what this run changes: dataset.split_seed 0 -> 5\)"
+    with pytest.raises(CheckpointError, match=rf"written by a different config {changes}"):
         run(run_config(tmp_path, ["dataset.split_seed=5"]))  # another validation split, too
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == files
+
+
+def test_a_checkpoint_of_the_same_settings_resumes_whatever_hash_it_records(tmp_path, run_config, caplog):
+    """A hash computed another way (an earlier version's) does not stop a run of the same settings."""
+    run(run_config(tmp_path, []), max_epochs=1)
+    last = tmp_path / "checkpoints" / "last.pt"
+    torch.save({**torch.load(last, weights_only=True), "config_hash": "0123456789abcdef"}, last)
+    caplog.set_level("INFO")
+    run(run_config(tmp_path, []))
+    assert "resumed from" in caplog.text and "after epoch 1" in caplog.text
+    assert json.loads((tmp_path / "results.json").read_text())["status"] == "completed"
 
 
 def test_resuming_with_other_samples_per_group_is_a_clear_error(tmp_path, run_config):
