@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from seqnorm_repro.config import LoggerConfig
+from seqnorm_repro.config import ConfigError, LoggerConfig
 from seqnorm_repro.tracking.run_files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -46,19 +46,25 @@ class WandbLogger(MetricsLogger):
         if not run_id:
             run_id = uuid.uuid4().hex[:12]
             atomic_write_text(id_file, run_id + "\n")
-        self.run = wandb.init(
-            project=cfg.project,
-            entity=cfg.entity,
-            group=cfg.group,
-            name=name,
-            tags=tags,
-            config=config,
-            dir=str(run_dir),
-            mode=cfg.mode,
-            id=run_id,
-            resume="allow",
-            reinit="create_new",
-        )
+        try:
+            self.run = wandb.init(
+                project=cfg.project,
+                entity=cfg.entity,
+                group=cfg.group,
+                name=name,
+                tags=tags,
+                config=config,
+                dir=str(run_dir),
+                mode=cfg.mode,
+                id=run_id,
+                resume="allow",
+                reinit="create_new",
+            )
+        except wandb.errors.Error as err:  # online without an API key, or W&B unreachable
+            raise ConfigError(
+                f"logger.mode={cfg.mode}: W&B did not start ({str(err).splitlines()[0]}); run `wandb login` "
+                "or set WANDB_API_KEY, or log offline (logger.mode=offline) and `wandb sync` later"
+            ) from None
         if cfg.mode == "offline":  # run.dir is the run's files/ folder; wandb sync takes the one above
             log.info("W&B run %s offline; to upload it: wandb sync %s", run_id, Path(self.run.dir).parent)
         else:

@@ -250,3 +250,25 @@ def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set(
         assert _grouped(dataclasses.replace(logger, group="table1-paper")).group == "table1-paper"
     finally:
         hydra_config.cfg = None
+
+
+def test_wandb_takes_its_defaults_from_wandbs_environment_variables(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_PROJECT", "elsewhere")
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        logger = validate(compose("config", overrides=["paths.output_dir=/tmp/unused"])).logger
+    assert (logger.mode, logger.project, logger.entity) == ("disabled", "elsewhere", None)
+
+
+def test_online_wandb_without_an_api_key_is_one_line_and_exit_code_2(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_")}
+    environment["HOME"] = str(tmp_path)  # no ~/.netrc: no key
+    command = [sys.executable, "train.py", "trainer.progress=false", "logger.mode=online", "trainer.epochs=1"]
+    done = subprocess.run(
+        [*command, f"hydra.run.dir={tmp_path / 'run'}"], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=600, env=environment,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "logger.mode=online: W&B did not start (" in errors[0], errors
+    assert not (tmp_path / "run" / "results.json").exists()
