@@ -99,8 +99,8 @@ class ModelConfig:
             default = f.default_factory() if callable(f.default_factory) else f.default
             _require(
                 owner is None or self.name == owner or getattr(self, f.name) == default,
-                f"model.{f.name}={getattr(self, f.name)} applies to model.name={owner} only; leave it at "
-                f"{default} for {self.name}",
+                f"model.{f.name}={getattr(self, f.name)} applies to model.name={owner} only: drop it "
+                f"({self.name} does not read it)",
             )
 
 

@@ -25,7 +25,8 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
     them); returns the model.
 
     eps, momentum, affine and track_running_stats come from each BatchNorm unless given in params.
-    If `model` is itself a BatchNorm, the new layer is returned.
+    If `model` is itself a BatchNorm, the new layer is returned. Subclasses (timm's BatchNormAct2d)
+    are left as they are, with a warning; a ValueError if they are all the model has.
     """
     replaced, skipped = 0, set()
 
@@ -41,6 +42,12 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
         return module
 
     model = swap(model)
+    if skipped and not replaced:  # the experiment would silently run on BatchNorm
+        raise ValueError(
+            f"convert_norm: every BatchNorm of the model is a subclass that carries more than a norm "
+            f"({', '.join(sorted(skipped))}, e.g. timm's norm_act layers), so nothing was replaced; use a "
+            "model built from plain BatchNorm layers (ResNets, WRNs, torchvision's models)"
+        )
     log.info("convert_norm: replaced %d BatchNorm layers with %s %s", replaced, norm, params)
     if skipped:
         log.warning("convert_norm: left BatchNorm subclasses %s unchanged", sorted(skipped))

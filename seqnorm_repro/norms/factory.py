@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from torch import nn
@@ -40,7 +41,13 @@ def make_norm(name: str, num_features: int, **params) -> nn.Module:
     try:
         return cls(num_features, **params)
     except TypeError as err:  # a missing or unexpected parameter
-        raise ValueError(f"norm {name!r} with parameters {params}: {err}") from None
+        raise ValueError(parameter_error(name, params, err)) from None
+
+
+def parameter_error(name: str, params: dict, err: TypeError) -> str:
+    """A layer's TypeError for a parameter it lacks or does not take, said of the norm, not of the
+    (often private) class whose __init__ raised it."""
+    return f"norm {name!r} with parameters {params}: " + re.sub(r"^[\w.]+\(\) ", "", str(err))
 
 
 def norm_layer(name: str, **params) -> Callable[..., nn.Module]:

@@ -20,6 +20,7 @@ from seqnorm_repro.data import build_data
 from seqnorm_repro.data.stats import IMAGE_SHAPES
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
+from seqnorm_repro.norms.factory import parameter_error
 from seqnorm_repro.norms.layers import check_triton_runs_on
 from seqnorm_repro.tracking.hydra_record import keep_hydra_record, restore_hydra_record
 from seqnorm_repro.tracking.run_files import config_hash
@@ -58,14 +59,20 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
 
 
 def _warn_unread_groups(cfg: Config) -> None:
-    """A command-line gm or gc that the chosen norm does not read (`norm=batchnorm gm=8`) would be
-    dropped silently; a sweep over norms hands them to every job, so this warns rather than fails."""
+    """A command-line gm or gc that the chosen norm does not read (`norm=batchnorm gm=8`), or that a
+    norm.gm or norm.gc beside it overrides, would be dropped silently (and still show in the logged
+    config); a sweep over norms hands them to every job, so this warns rather than fails."""
     if not HydraConfig.initialized():
         return
     given = {override.partition("=")[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
     for key in ("gm", "gc"):
         if key in given and getattr(cfg.norm, key) is None:
             log.warning("%s=%d is ignored: norm=%s takes no %s", key, getattr(cfg, key), cfg.norm.name, key)
+        elif key in given and getattr(cfg.norm, key) != getattr(cfg, key):
+            log.warning(
+                "%s=%d is ignored: norm.%s=%d is given too, and the layers take it", key, getattr(cfg, key),
+                key, getattr(cfg.norm, key),
+            )  # fmt: skip
 
 
 def _run(
@@ -194,7 +201,7 @@ def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
         ) from None
     except TypeError as err:  # a norm.* key this layer does not take, or one it needs left unset
         raise ConfigError(
-            f"norm={cfg.norm.name} with {plan.params}: {err}; set only the norm.* keys this norm takes"
+            f"{parameter_error(plan.name, plan.params, err)}; set only the norm.* keys this norm takes"
         ) from None
 
 

@@ -77,8 +77,14 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
             ["model=resnet56", "norm=seqnorm", "gc=32"],
             r"model=resnet56 with norm=seqnorm on dataset=cifar10 cannot be built: .*gc=32",
         ),
-        (["norm=batchnorm", "norm.gm=4"], r"batchnorm with \{'gm': 4, .*argument 'gm'; set only the norm"),
-        (["norm=ghostnorm", "norm.gm=null"], r"norm=ghostnorm with .*set only the norm\.\* keys"),
+        (
+            ["norm=batchnorm", "norm.gm=4"],
+            r"batchnorm' with parameters \{'gm': 4, .*\}: got an unexpected .*'gm'; set only the norm",
+        ),
+        (
+            ["norm=ghostnorm", "norm.gm=null"],
+            r"norm 'ghostnorm' with .*\}: missing .*'gm'; set only the norm\.\* keys",
+        ),
         (["dataset.test_size=-5"], r"dataset.test_size=-5 must be >= 0"),
         (["dataset.split_seed=-1"], r"dataset.split_seed=-1 must be >= 0"),
         (["schedule=cosine", "schedule.end_factor=-1"], r"schedule.end_factor=-1.0 must be >= 0"),
@@ -93,12 +99,18 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
             r"model=wide_resnet with norm=batchnorm on dataset=cifar10 cannot be built: .*depth",
         ),
         (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
-        (["model.dropout=0.3"], r"model.dropout=0.3 applies to model.name=wide_resnet only; leave it at 0.0"),
+        (
+            ["model.dropout=0.3"],
+            r"model.dropout=0.3 applies to model.name=wide_resnet only: drop it \(simplenet",
+        ),
         (["+norm.epsilon=1e-3"], r"^norm.epsilon: no such setting, so nothing would read it"),
         (["norm.eps=0"], r"norm.eps=0.0 must be > 0"),
         (["norm.momentum=1.5"], r"norm.momentum=1.5 must be in \(0, 1\]"),
         (["norm=seqnorm", "norm.momentum=null"], r"momentum=null: norm=seqnorm keeps running statistics"),
-        (["norm=none", "norm.eps=1e-3"], r"norm=none with \{'eps': 0.001\}: .*set only the norm"),
+        (
+            ["norm=none", "norm.eps=1e-3"],
+            r"norm 'none' with parameters \{'eps': 0.001\}: got .*set only the norm",
+        ),
         (["+trainer.foo=1", "+bar=2"], r"^bar, trainer.foo: no such setting"),
         (
             ["norm=ghostnorm", "gm=4", "norm.impl=triton", "trainer.device=cpu"],

@@ -205,6 +205,8 @@ def _read(path: Path) -> dict:
         (["norm=groupnorm", "gm=2", "gc=2"], ["gm=2 is ignored: norm=groupnorm takes no gm"]),
         (["norm=seqnorm", "gm=2", "gc=2"], []),
         (["experiment=cifar100_wrn28_10", "norm=batchnorm", "gm=4"], ["gm=4 is ignored: norm=batchnorm"]),
+        (["norm=ghostnorm", "gm=4", "norm.gm=16"], ["gm=4 is ignored: norm.gm=16 is given too"]),
+        (["norm=ghostnorm", "gm=4", "norm.gm=4"], []),
     ],
 )
 def test_a_command_line_gm_or_gc_the_norm_does_not_read_is_a_warning(overrides, warnings, caplog, tmp_path):
