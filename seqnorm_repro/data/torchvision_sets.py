@@ -60,17 +60,20 @@ def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
     except RuntimeError as err:
         if not str(err).startswith(_TORCHVISION_MISSING):  # e.g. MNIST reshaping a truncated IDX file
             raise _unreadable(dataset.name, root / folder, err) from err
-        raise _not_found(dataset, root, folder, cls is not unchecked) from err
+        raise _not_found(dataset, root, folder, cls is not unchecked, err) from err
     except OSError as err:  # URLError when offline
-        raise _not_found(dataset, root, folder, cls is not unchecked) from err
+        raise _not_found(dataset, root, folder, cls is not unchecked, err) from err
     # a truncated CIFAR file (md5 checks were off), or an MNIST file whose header torchvision asserts on
     except (pickle.UnpicklingError, EOFError, ValueError, AssertionError) as err:
         raise _unreadable(dataset.name, root / folder, err) from err
 
 
-def _not_found(dataset: DatasetConfig, root: Path, folder: str, md5_checked: bool) -> DatasetNotFound:
-    """Absent files, or a failed download; points at verify_checksums when an md5 check may be why."""
-    reason = "could not be downloaded" if dataset.download else "dataset.download=false"
+def _not_found(
+    dataset: DatasetConfig, root: Path, folder: str, md5_checked: bool, err: Exception
+) -> DatasetNotFound:
+    """Absent files, or a failed download (with torchvision's reason); points at verify_checksums when an
+    md5 check may be why."""
+    reason = f"could not be downloaded ({_said(err)})" if dataset.download else "dataset.download=false"
     if dataset.verify_checksums and md5_checked and (root / folder).is_dir():
         reason += (
             " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
@@ -80,11 +83,15 @@ def _not_found(dataset: DatasetConfig, root: Path, folder: str, md5_checked: boo
 
 def _unreadable(name: str, folder: Path, err: Exception) -> DatasetUnusable:
     """Files that are there but cannot be read (truncated, damaged): only a fresh download helps."""
-    first_line = str(err).partition("\n")[0][:120]  # torchvision's header asserts have no message
-    reason = f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
     return DatasetUnusable(
-        f"{name} files under {folder}/ are unreadable ({reason}): delete them and download them again"
+        f"{name} files under {folder}/ are unreadable ({_said(err)}): delete them and download them again"
     )
+
+
+def _said(err: Exception) -> str:
+    """An error's type and first line, for a one-line message (torchvision's header asserts have none)."""
+    first_line = str(err).partition("\n")[0][:120]
+    return f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
 
 
 def load_torchvision(dataset: DatasetConfig, paths: PathsConfig) -> Source:

@@ -1,6 +1,8 @@
 """A missing dataset fails with one line that says where the files go and how to run offline."""
 
 import shutil
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -34,6 +36,17 @@ def test_missing_dataset_is_one_line_naming_its_place(tmp_path, name, folder):
     assert message.startswith(f"{name} not found under {tmp_path}/ (expected {tmp_path / folder}")
     assert message.endswith("or run offline with dataset=mnist5k")
     assert isinstance(caught.value, FileNotFoundError)
+
+
+def test_a_failed_download_says_why(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(
+        DatasetNotFound, match=r"could not be downloaded \(URLError: <urlopen error \[Errno -3\]"
+    ):
+        _build(DatasetConfig(name="cifar10", download=True), tmp_path)
 
 
 def test_cifar_failing_md5_points_to_verify_checksums(cifar10_root):
