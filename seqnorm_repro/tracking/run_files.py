@@ -1,5 +1,6 @@
 """The files of a run directory, written atomically (temp file + rename) so a crash never leaves a
-half-written one: metrics.jsonl (one line per epoch), results.json, and the config hash and changes."""
+half-written one: metrics.jsonl (one line per epoch), results.json; and the config hash and comparison that
+tell whether a run directory holds a run of a given config."""
 
 from __future__ import annotations
 

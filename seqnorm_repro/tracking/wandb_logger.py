@@ -61,9 +61,10 @@ class WandbLogger(MetricsLogger):
                 reinit="create_new",
             )
         except wandb.errors.Error as err:  # online without an API key, or W&B unreachable
+            said = str(err).partition("\n")[0]
             raise ConfigError(
-                f"logger.mode={cfg.mode}: W&B did not start ({str(err).splitlines()[0]}); run `wandb login` "
-                "or set WANDB_API_KEY, or log offline (logger.mode=offline) and `wandb sync` later"
+                f"logger.mode={cfg.mode}: W&B did not start ({said}); run `wandb login` or set "
+                "WANDB_API_KEY, or log offline (logger.mode=offline) and `wandb sync` later"
             ) from None
         if cfg.mode == "offline":  # run.dir is the run's files/ folder; wandb sync takes the one above
             log.info("W&B run %s offline; to upload it: wandb sync %s", run_id, Path(self.run.dir).parent)
