@@ -203,8 +203,11 @@ class LoggerConfig:
 
     def __post_init__(self) -> None:
         _require(self.name in LOGGERS, f"logger.name={self.name!r} is not one of {LOGGERS}")
-        modes = ("offline", "online", "disabled")
-        _require(self.mode in modes, f"logger.mode={self.mode!r} is not one of {modes}")
+        modes = ("offline", "online", "disabled", "dryrun", "run", "shared")  # W&B's, with its aliases
+        _require(
+            self.mode in modes,
+            f"logger.mode={self.mode!r} is not one of {modes} (unless set, it is $WANDB_MODE or offline)",
+        )
 
 
 @dataclass

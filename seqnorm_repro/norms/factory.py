@@ -47,7 +47,7 @@ def make_norm(name: str, num_features: int, **params) -> nn.Module:
 def parameter_error(name: str, params: dict, err: TypeError) -> str:
     """A layer's TypeError for a parameter it lacks or does not take, said of the norm, not of the
     (often private) class whose __init__ raised it."""
-    return f"norm {name!r} with parameters {params}: " + re.sub(r"^[\w.]+\(\) ", "", str(err))
+    return f"norm {name!r} with parameters {params}: " + re.sub(r"^[\w.]+\.__init__\(\) ", "", str(err))
 
 
 def norm_layer(name: str, **params) -> Callable[..., nn.Module]:

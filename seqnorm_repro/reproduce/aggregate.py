@@ -15,7 +15,7 @@ from typing import Any
 from seqnorm_repro.reproduce.sweep import expected_config, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import utc_now
-from seqnorm_repro.tracking.run_files import config_changes, config_hash, read_json, trained_with
+from seqnorm_repro.tracking.run_files import read_json, record_mismatch
 
 VAL_KEY = "final_val_acc"  # the tables' validation column, as the paper's: the final epoch's
 SMOKE_HEADER = "> **smoke run: not a reproduction.** Tiny synthetic data, one training step per run: these\n"
@@ -80,19 +80,12 @@ def collect(
 
 def _other_config(results: dict[str, Any], overrides: list[str], directory: Path) -> str | None:
     """Why a completed run does not count, if it trained another config than `overrides` give."""
-    expected = expected_config(overrides, directory)
-    if trained_with(results, expected):
+    mismatch = record_mismatch(results, expected_config(overrides, directory))
+    if not mismatch:
         return None
-    if not isinstance(results.get("config"), dict):  # an earlier version's results.json: no config in it
-        return (
-            f"completed with another config hash ({results.get('config_hash')}, these overrides give "
-            f"{config_hash(expected)}): run the target again (a run of these settings is then finished "
-            "from its last.pt), or train this one in another --runs"
-        )
     return (
-        f"completed with another config (what these overrides change: "
-        f"{config_changes(results['config'], expected)}): aggregate with the overrides it ran with, or "
-        "train this one in another --runs"
+        f"completed with another config ({mismatch}): aggregate with the overrides it ran with, or train "
+        "this one in another --runs"
     )
 
 

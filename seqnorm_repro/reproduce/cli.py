@@ -9,7 +9,7 @@ results/<table>.md and .json beside the paper's numbers (`make reproduce-table1`
     python scripts/reproduce.py tune-imagenet                # Section 3.2's ImageNet 50-epoch tuning
     python scripts/reproduce.py example                      # Section 2.2, no training
 
-Running a target again trains only what is not completed (same config hash) and resumes what was
+Running a target again trains only what is not completed (with the same config) and resumes what was
 interrupted. Extra arguments are Hydra overrides for every run.
 """
 

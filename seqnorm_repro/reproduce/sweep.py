@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from seqnorm_repro.config import compose_config
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import REPO_ROOT
-from seqnorm_repro.tracking.run_files import read_json, trained_with
+from seqnorm_repro.tracking.run_files import read_json, record_mismatch
 
 log = logging.getLogger(__name__)
 INTERRUPT_GRACE_S = 30
@@ -48,7 +48,7 @@ def is_done(overrides: list[str], directory: Path) -> bool:
     results = read_json(directory / "results.json")
     if not results or results.get("status") != "completed":
         return False
-    return trained_with(results, expected_config(overrides, directory))
+    return not record_mismatch(results, expected_config(overrides, directory))
 
 
 def run_target(

@@ -64,18 +64,19 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
 
 
-def _computed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings of a resolved config that change what the run computes, as dotted keys. An unset
-    (None) setting counts as absent, so a field added to the schema later, unset by default, leaves the
-    runs finished before it with their hash."""
-    flat: dict[str, Any] = {}
+def _computed_settings(config: Mapping[str, Any]) -> dict[str, str]:
+    """The settings of a resolved config that change what the run computes, as dotted keys and JSON
+    values (so 1 and 1.0, a list and a tuple, compare as the hash sees them). An unset (None) setting
+    counts as absent, so a field added to the schema later, unset by default, leaves the runs finished
+    before it with their hash."""
+    flat: dict[str, str] = {}
 
     def visit(node: Mapping[str, Any], prefix: str) -> None:
         for key, value in node.items():
             if isinstance(value, Mapping):
                 visit(value, f"{prefix}{key}.")
             elif value is not None and prefix + key not in _NOT_HASHED_SETTINGS:
-                flat[prefix + key] = value
+                flat[prefix + key] = json.dumps(value, sort_keys=True)
 
     visit({key: value for key, value in config.items() if key not in _NOT_HASHED}, "")
     return flat
@@ -83,21 +84,34 @@ def _computed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """A short hash of everything in a resolved config that changes what the run computes."""
-    return hashlib.sha256(json.dumps(_computed_settings(config), sort_keys=True).encode()).hexdigest()[:16]
+    return _digest(_computed_settings(config))
 
 
-def config_changes(before: Mapping[str, Any], after: Mapping[str, Any], most: int = 4) -> str:
-    """What differs between two resolved configs in what a run computes, for an error message:
-    `norm.eps 1e-05 -> 0.001, optim.lr unset -> 0.2`."""
-    old, new = _computed_settings(before), _computed_settings(after)
+def _hash_before_unset_settings_were_left_out(config: Mapping[str, Any]) -> str:
+    """The hash that results.json and checkpoints recorded before commit f7b12c6 (unset settings kept,
+    nested), so that the runs finished then still count as runs of their config."""
+    kept = {key: value for key, value in config.items() if key not in _NOT_HASHED}
+    for group in ("trainer", "dataset"):
+        if group in kept:
+            kept[group] = {k: v for k, v in kept[group].items() if f"{group}.{k}" not in _NOT_HASHED_SETTINGS}
+    return _digest(kept)
+
+
+def _digest(settings: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def record_mismatch(record: Mapping[str, Any], config: Mapping[str, Any], most: int = 4) -> str:
+    """'' when a results.json or checkpoint `record` was written by a run of the resolved `config`: its
+    hash (this version's or the earlier one), or the settings of the config it records, match. Else
+    what differs, for a one-line message: `norm.eps 1e-05 -> 0.001, optim.lr unset -> 0.2` (the
+    record's value first), or the two hashes when the record holds no config."""
+    recorded_hash = record.get("config_hash")
+    if recorded_hash in (config_hash(config), _hash_before_unset_settings_were_left_out(config)):
+        return ""
+    if not isinstance(record.get("config"), Mapping):
+        return f"config hash {recorded_hash}; this config's is {config_hash(config)}"
+    old, new = _computed_settings(record["config"]), _computed_settings(config)
     changed = [key for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
     shown = [f"{key} {old.get(key, 'unset')} -> {new.get(key, 'unset')}" for key in changed[:most]]
     return ", ".join(shown) + (f" and {len(changed) - most} more" if len(changed) > most else "")
-
-
-def trained_with(record: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
-    """Whether a results.json or checkpoint `record` was written by a run of `config`: the same hash, or
-    the same settings in the config it records (a hash an earlier version computed another way)."""
-    if record.get("config_hash") == config_hash(config):
-        return True
-    return isinstance(record.get("config"), Mapping) and not config_changes(record["config"], config)

@@ -48,8 +48,8 @@ class WandbLogger(MetricsLogger):
             atomic_write_text(id_file, run_id + "\n")
         try:
             self.run = wandb.init(
-                project=cfg.project,
-                entity=cfg.entity,
+                project=cfg.project or None,  # an empty WANDB_PROJECT or WANDB_ENTITY: W&B's default
+                entity=cfg.entity or None,
                 group=cfg.group,
                 name=name,
                 tags=tags,
@@ -60,13 +60,13 @@ class WandbLogger(MetricsLogger):
                 resume="allow",
                 reinit="create_new",
             )
-        except wandb.errors.Error as err:  # online without an API key, or W&B unreachable
+        except wandb.errors.Error as err:  # online without an API key, W&B unreachable, a project refused
             said = str(err).partition("\n")[0]
             raise ConfigError(
-                f"logger.mode={cfg.mode}: W&B did not start ({said}); run `wandb login` or set "
-                "WANDB_API_KEY, or log offline (logger.mode=offline) and `wandb sync` later"
+                f"logger.mode={cfg.mode}: W&B did not start ({said}); check `wandb login` (or "
+                "WANDB_API_KEY), logger.project and logger.entity, or log offline (logger.mode=offline)"
             ) from None
-        if cfg.mode == "offline":  # run.dir is the run's files/ folder; wandb sync takes the one above
+        if self.run.offline:  # run.dir is the run's files/ folder; wandb sync takes the one above
             log.info("W&B run %s offline; to upload it: wandb sync %s", run_id, Path(self.run.dir).parent)
         else:
             log.info("W&B run %s: %s", run_id, self.run.url)

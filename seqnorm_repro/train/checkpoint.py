@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from seqnorm_repro.tracking.run_files import atomic_replace, config_changes, trained_with
+from seqnorm_repro.tracking.run_files import atomic_replace, record_mismatch
 
 
 class CheckpointError(RuntimeError):
@@ -38,11 +38,9 @@ def load_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
         raise CheckpointError(
             f"{path} is not a seqnorm-repro checkpoint; move it away or use another run dir"
         )
-    if not trained_with(state, config):
-        changes = config_changes(state["config"], config) if isinstance(state.get("config"), Mapping) else ""
+    if mismatch := record_mismatch(state, config):
         raise CheckpointError(
-            f"{path} was written by a different config ("
-            f"{'what this run changes: ' + changes if changes else 'hash ' + str(state['config_hash'])}); "
-            "run in a new directory (hydra.run.dir=...) or set trainer.resume=never"
+            f"{path} was written by a different config ({mismatch}); run in a new directory "
+            "(hydra.run.dir=...) or set trainer.resume=never"
         )
     return state

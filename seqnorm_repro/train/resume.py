@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from seqnorm_repro.tracking.run_files import read_json, trained_with
+from seqnorm_repro.tracking.run_files import read_json, record_mismatch
 from seqnorm_repro.train.checkpoint import CheckpointError, load_checkpoint
 from seqnorm_repro.train.distributed import DistEnv
 
@@ -27,7 +27,7 @@ def last_checkpoint(run_dir: Path) -> Path:
 def completed_before(run_dir: Path, config: Mapping[str, Any], env: DistEnv) -> dict[str, Any] | None:
     """results.json of a run of `config` completed in `run_dir`, which is not trained again."""
     previous = read_json(run_dir / "results.json")
-    if previous is None or previous.get("status") != "completed" or not trained_with(previous, config):
+    if previous is None or previous.get("status") != "completed" or record_mismatch(previous, config):
         return None
     log.info("%s already completed with this config; not training again", run_dir)
     ran_on = (previous.get("norm_groups") or {}).get("world_size", env.world_size)
@@ -46,7 +46,7 @@ def checkpoint_to_resume(run_dir: Path, config: Mapping[str, Any], env: DistEnv)
     if last.exists():
         return load_checkpoint(last, config, torch.device("cpu"))
     previous = read_json(run_dir / "results.json") or {}
-    if env.is_main and trained_with(previous, config) and previous.get("epochs_completed"):
+    if env.is_main and previous.get("epochs_completed") and not record_mismatch(previous, config):
         log.warning(
             "%s is missing: training from epoch 1 again (results.json records %d finished epoch(s))",
             last, previous["epochs_completed"],

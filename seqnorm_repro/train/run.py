@@ -41,8 +41,9 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     accuracy without a validation set).
 
     Bad config values raise ConfigError before any data loads. A run directory whose results.json
-    says completed with the same config hash is not trained again. `max_epochs` stops this call
-    after that many epochs (a preemptible job's slice); calling again resumes.
+    says completed with the same config (`run_files.record_mismatch`) is not trained again.
+    `max_epochs` stops this call after that many epochs (a preemptible job's slice); calling again
+    resumes.
     """
     typed = validate(cfg)
     if launch_env().is_main:
@@ -118,13 +119,14 @@ def _run(
     )  # fmt: skip
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        keep_hydra_record()
     resuming = checkpoint is not None
-    logger = (
+    logger = (  # before the record is kept: a logger that cannot start leaves the run's record as it was
         make_logger(_grouped(typed.logger), run_dir, _run_name(typed.name), config, typed.tags, resuming)
         if env.is_main
         else MetricsLogger()
     )
+    if env.is_main:
+        keep_hydra_record()
     context = RunContext(run_dir, config, digest, env, groups, _resume_hint(run_dir))
     failed = True
     try:

@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seqnorm_repro.config import compose_config
-from seqnorm_repro.tracking.run_files import config_changes, config_hash, read_json, write_json
+from seqnorm_repro.tracking.run_files import config_hash, read_json, record_mismatch, write_json
 from seqnorm_repro.train.checkpoint import save_checkpoint
 
 
@@ -52,10 +52,48 @@ def test_the_config_hash_changes_with_what_a_run_computes_only(overrides, same):
     assert (digest(overrides) == digest([])) is same
 
 
+def _config(*overrides: str) -> dict:
+    return OmegaConf.to_container(compose_config(["paths.output_dir=/run", *overrides]), resolve=True)
+
+
 def test_a_setting_added_to_the_schema_unset_leaves_the_hash_of_earlier_runs():
-    config = OmegaConf.to_container(compose_config(["paths.output_dir=/run"]), resolve=True)
+    config = _config()
+    record = {"config_hash": config_hash(config), "config": config}
     extended = {**config, "norm": {**config["norm"], "shrink": None}}
-    assert config_hash(extended) == config_hash(config) and config_changes(config, extended) == ""
+    assert config_hash(extended) == config_hash(config) and record_mismatch(record, extended) == ""
     set_later = {**config, "norm": {**config["norm"], "shrink": 0.5}}
-    assert config_changes(config, set_later) == "norm.shrink unset -> 0.5"
     assert config_hash(set_later) != config_hash(config)
+    assert record_mismatch(record, set_later) == "norm.shrink unset -> 0.5"
+
+
+def test_a_record_matches_by_its_recorded_settings_compared_as_the_hash_sees_them():
+    config = _config("trainer.epochs=3")
+    assert record_mismatch({"config_hash": "an earlier hash", "config": config}, config) == ""
+    as_float = {**config, "trainer": {**config["trainer"], "epochs": 3.0}}
+    assert record_mismatch({"config": as_float}, config) == "trainer.epochs 3.0 -> 3"
+    assert (
+        record_mismatch({"config": _config("optim.lr=0.2", "seed=3")}, _config())
+        == "optim.lr 0.2 -> 0.4, seed 3 -> 0"
+    )
+    many = record_mismatch({"config": _config("norm=ghostnorm", "gm=4", "optim.lr=0.2")}, config)
+    assert many.startswith('gm 4 -> 8, norm.gm 4 -> unset, norm.impl "auto" -> unset,') and many.endswith(
+        " and 2 more"
+    )
+    assert (
+        record_mismatch({"config_hash": "0123"}, config)
+        == f"config hash 0123; this config's is {config_hash(config)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "recorded"),
+    [
+        ([], "0ec0d2e1037d0fdc"),
+        (["experiment=cifar100_wrn28_10", "norm=seqnorm", "gc=4"], "dfb1567fc959155f"),
+    ],
+)
+def test_a_run_recorded_before_unset_settings_were_left_out_still_matches(overrides, recorded):
+    """The hashes 51bdd92 (before f7b12c6) recorded for these configs, in results.json files without a
+    config: such runs count while the schema is as it was then."""
+    assert record_mismatch({"config_hash": recorded}, _config(*overrides)) == ""
+    assert record_mismatch({"config_hash": recorded}, _config(*overrides, "seed=1")) != ""

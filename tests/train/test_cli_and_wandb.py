@@ -254,12 +254,13 @@ def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set(
         hydra_config.cfg = None
 
 
-def test_wandb_takes_its_defaults_from_wandbs_environment_variables(monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "disabled")
+@pytest.mark.parametrize("mode", ["disabled", "dryrun"])  # dryrun: W&B's older name for offline
+def test_wandb_takes_its_defaults_from_wandbs_environment_variables(monkeypatch, mode):
+    monkeypatch.setenv("WANDB_MODE", mode)
     monkeypatch.setenv("WANDB_PROJECT", "elsewhere")
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         logger = validate(compose("config", overrides=["paths.output_dir=/tmp/unused"])).logger
-    assert (logger.mode, logger.project, logger.entity) == ("disabled", "elsewhere", None)
+    assert (logger.mode, logger.project, logger.entity) == (mode, "elsewhere", None)
 
 
 def test_online_wandb_without_an_api_key_is_one_line_and_exit_code_2(tmp_path):
@@ -274,3 +275,4 @@ def test_online_wandb_without_an_api_key_is_one_line_and_exit_code_2(tmp_path):
     errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "logger.mode=online: W&B did not start (" in errors[0], errors
     assert not (tmp_path / "run" / "results.json").exists()
+    assert not (tmp_path / "run" / ".hydra" / "trained_with").exists()  # nothing trained: no record kept
