@@ -15,6 +15,7 @@ from seqnorm_repro.data.errors import DatasetNotFound, DatasetUnusable
 from seqnorm_repro.data.source import Source
 from seqnorm_repro.data.splits import split_off_val
 from seqnorm_repro.data.stats import IMAGE_SHAPES, MEAN_STD
+from seqnorm_repro.errors import one_line
 
 
 def _no_md5(files: list[list[str]]) -> list[list[str | None]]:
@@ -73,7 +74,7 @@ def _not_found(
 ) -> DatasetNotFound:
     """Absent files, or a failed download (with torchvision's reason); points at verify_checksums when an
     md5 check may be why."""
-    reason = f"could not be downloaded ({_said(err)})" if dataset.download else "dataset.download=false"
+    reason = f"could not be downloaded ({one_line(err)})" if dataset.download else "dataset.download=false"
     if dataset.verify_checksums and md5_checked and (root / folder).is_dir():
         reason += (
             " (files that fail torchvision's md5 check count as missing: dataset.verify_checksums=false)"
@@ -84,14 +85,8 @@ def _not_found(
 def _unreadable(name: str, folder: Path, err: Exception) -> DatasetUnusable:
     """Files that are there but cannot be read (truncated, damaged): only a fresh download helps."""
     return DatasetUnusable(
-        f"{name} files under {folder}/ are unreadable ({_said(err)}): delete them and download them again"
+        f"{name} files under {folder}/ are unreadable ({one_line(err)}): delete them and download them again"
     )
-
-
-def _said(err: Exception) -> str:
-    """An error's type and first line, for a one-line message (torchvision's header asserts have none)."""
-    first_line = str(err).partition("\n")[0][:120]
-    return f"{type(err).__name__}: {first_line}" if first_line else type(err).__name__
 
 
 def load_torchvision(dataset: DatasetConfig, paths: PathsConfig) -> Source:

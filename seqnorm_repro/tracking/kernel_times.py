@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import torch
 
+from seqnorm_repro.errors import one_line
 from seqnorm_repro.norms.layers import HAS_TRITON
 
 
@@ -71,8 +72,7 @@ def gpu_time_by_kernel_or_empty(run: Callable[[], object], calls: int) -> dict[s
     try:
         return gpu_time_by_kernel(run, calls)
     except Exception as err:  # the profiler (CUPTI missing or busy) or the work itself under it
-        first_line = next(iter(str(err).splitlines()), "")
-        print(f"  profiled run failed, no kernel times: {type(err).__name__}: {first_line}", file=sys.stderr)
+        print(f"  profiled run failed, no kernel times: {one_line(err)}", file=sys.stderr)
         return {}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seqnorm_repro.config import ConfigError, LoggerConfig
+from seqnorm_repro.errors import one_line
 from seqnorm_repro.tracking.run_files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,8 @@ class WandbLogger(MetricsLogger):
                 reinit="create_new",
             )
         except wandb.errors.Error as err:  # online without an API key, W&B unreachable, a project refused
-            said = str(err).partition("\n")[0]
             raise ConfigError(
-                f"logger.mode={cfg.mode}: W&B did not start ({said}); check `wandb login` (or "
+                f"logger.mode={cfg.mode}: W&B did not start ({one_line(err)}); check `wandb login` (or "
                 "WANDB_API_KEY), logger.project and logger.entity, or log offline (logger.mode=offline)"
             ) from None
         if self.run.offline:  # run.dir is the run's files/ folder; wandb sync takes the one above

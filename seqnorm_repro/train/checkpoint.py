@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from seqnorm_repro.errors import one_line
 from seqnorm_repro.tracking.run_files import atomic_replace, record_mismatch
 
 
@@ -29,9 +30,8 @@ def load_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
         # torch's first sentence (the rest advises weights_only=False); an empty file's EOFError has none
-        first_sentence = str(err).partition("\n")[0].partition(". ")[0][:120]
         raise CheckpointError(
-            f"{path} is corrupt or unreadable ({type(err).__name__}: {first_sentence}); "
+            f"{path} is corrupt or unreadable ({one_line(err).partition('. ')[0]}); "
             "delete it or set trainer.resume=never to train again from epoch 1 (best.pt is not resumed from)"
         ) from None
     if not isinstance(state, dict) or "model" not in state or "config_hash" not in state:
