@@ -5,11 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: setup train test test-slow lint format bench-norms bench-host-overhead clean
+.PHONY: help setup train test test-slow lint format bench-norms bench-host-overhead clean
 .PHONY: reproduce-figure2 reproduce-figure3 reproduce-figure6 reproduce-figure7 bench-landscape
 .PHONY: reproduce-table1 reproduce-table2 reproduce-ablations tune-seqnorm tune-imagenet reproduce-example
 .PHONY: bench-ddp bench-train-step
 .PHONY: gpu-checks
+
+.DEFAULT_GOAL := help
+help:  ## list the targets (this)
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /\1\t/' | expand -t 22
 
 # The venv is rebuilt when the dependencies change. torch and torchvision are installed first, at
 # the exact tested versions (pip takes them from the local wheel cache where there is one).
@@ -35,7 +39,7 @@ lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(STAMP)  ## ruff: fix what it can, then format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -100,5 +104,5 @@ gpu-checks: $(STAMP)  ## on a CUDA machine: GPU tests, norm and step benchmarks,
 bench-ddp: $(STAMP)  ## samples/s on 1 and N processes, same global batch -> results/bench_ddp[_cuda].md
 	$(BIN)/python benchmarks/ddp.py
 
-clean:
+clean:  ## remove .venv and the caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
