@@ -37,6 +37,15 @@ def test_train_py_trains_and_writes_the_run_dir(tmp_path):
     assert (tmp_path / ".hydra" / "config.yaml").exists()
 
 
+def test_help_starts_with_what_to_type_then_lists_the_groups():
+    command = [sys.executable, "train.py", "--help"]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("seqnorm-repro: GhostNorm, SeqNorm")
+    assert "python train.py norm=seqnorm gc=4 gm=8" in done.stdout
+    assert "norm: batchnorm, ghostnorm" in done.stdout  # Hydra's own part follows
+
+
 def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
     done = _train("logger=none", "norm=ghostnorm", "gm=7", f"hydra.run.dir={tmp_path}")
     assert done.returncode == 2
