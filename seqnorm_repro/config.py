@@ -297,6 +297,21 @@ class Config:
     landscape: LandscapeConfig = field(default_factory=LandscapeConfig)
 
 
+def settings_the_run_reads(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved `config` less what the run cannot read: the top-level gm and gc (norm.gm and norm.gc
+    hold what the norm takes) and the model settings another model owns, so that a dashboard shows a
+    BatchNorm run no gm and a ResNet-56 run no WRN depth."""
+    model = config["model"]
+    return {
+        **{key: value for key, value in config.items() if key not in ("gm", "gc")},
+        "model": {
+            key: value
+            for key, value in model.items()
+            if _MODEL_SETTINGS.get(key, model["name"]) == model["name"]
+        },
+    }
+
+
 def register_configs() -> None:
     """Put the schema in Hydra's ConfigStore; conf/config.yaml lists it first in its defaults."""
     ConfigStore.instance().store(name="schema", node=Config)

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seqnorm_repro.config import Config, ConfigError, LoggerConfig, validate
+from seqnorm_repro.config import Config, ConfigError, LoggerConfig, settings_the_run_reads, validate
 from seqnorm_repro.data import build_data
 from seqnorm_repro.data.stats import IMAGE_SHAPES
 from seqnorm_repro.models import build_model
@@ -121,7 +121,14 @@ def _run(
         run_dir.mkdir(parents=True, exist_ok=True)
     resuming = checkpoint is not None
     logger = (  # before the record is kept: a logger that cannot start leaves the run's record as it was
-        make_logger(_grouped(typed.logger), run_dir, _run_name(typed.name), config, typed.tags, resuming)
+        make_logger(
+            _grouped(typed.logger),
+            run_dir,
+            _run_name(typed.name),
+            settings_the_run_reads(config),
+            typed.tags,
+            resuming,
+        )
         if env.is_main
         else MetricsLogger()
     )

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from seqnorm_repro.config import ConfigError, register_configs, validate
+from seqnorm_repro.config import ConfigError, register_configs, settings_the_run_reads, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 
@@ -40,6 +41,23 @@ def test_top_level_gm_and_gc_feed_the_norm(tmp_path):
     bn_settings = {"eps": 1e-5, "momentum": 0.1}
     assert cfg.norm.params() == {"gc": 2, "gm": 16, "impl": "auto", **bn_settings}
     assert validate(_compose(["norm=batchnorm", "gm=16"], tmp_path)).norm.params() == bn_settings
+
+
+def test_the_dashboard_gets_only_the_settings_the_run_reads(tmp_path):
+    """W&B's config: no top-level gm/gc (norm.gm holds what the norm takes), no other model's settings."""
+    resnet = OmegaConf.to_container(
+        _compose(["model=resnet56", "norm=batchnorm", "gm=16"], tmp_path), resolve=True
+    )
+    wrn = OmegaConf.to_container(
+        _compose(["model=wrn28_10", "norm=ghostnorm", "gm=16"], tmp_path), resolve=True
+    )
+    assert resnet["gm"] == 16 and resnet["model"]["depth"] == 28  # the resolved config holds them
+    assert "gm" not in settings_the_run_reads(resnet) and settings_the_run_reads(resnet)["norm"]["gm"] is None
+    assert settings_the_run_reads(resnet)["model"] == {"name": "resnet56"}
+    read = settings_the_run_reads(wrn)
+    assert read["norm"]["gm"] == 16 and "gc" not in read
+    assert read["model"] == {"name": "wide_resnet", "dropout": 0.0, "depth": 28, "widen_factor": 10}
+    assert resnet["gm"] == 16 and resnet["model"]["depth"] == 28  # and is left as it was
 
 
 def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):

@@ -20,6 +20,7 @@ from omegaconf import read_write
 from seqnorm_repro import launch
 from seqnorm_repro.config import LoggerConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
+from seqnorm_repro.tracking.wandb_logger import make_logger
 from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
 from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_groups
@@ -135,10 +136,16 @@ def test_other_ranks_keep_out_of_the_log_file(tmp_path):
         root.setLevel(level)
 
 
-def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog):
+def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog, monkeypatch):
     cfg = run_config(tmp_path, ["trainer.epochs=1"], logger="wandb")
     caplog.set_level(logging.INFO, logger="seqnorm_repro")
+    configs = []  # what W&B is given: only the settings the run reads
+    trainer_run = sys.modules["seqnorm_repro.train.run"]
+    monkeypatch.setattr(
+        trainer_run, "make_logger", lambda *args: configs.append(args[3]) or make_logger(*args)
+    )
     run(cfg)
+    assert "gm" not in configs[0] and "depth" not in configs[0]["model"] and configs[0]["norm"]["name"]
     offline_runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1
     assert (tmp_path / "wandb_id.txt").read_text().strip() in offline_runs[0].name
