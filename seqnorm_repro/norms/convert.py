@@ -66,9 +66,9 @@ def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> n
         inherited["bias"] = False
     tensor = bn.weight if bn.weight is not None else bn.running_mean
     placement = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
-    kwargs = {**inherited, **placement, **params}
+    kwargs = {**inherited, **{k: v for k, v in placement.items() if takes_any or k in names}, **params}
     if isinstance(norm, type):
-        new = cls(bn.num_features, **kwargs)
+        new = cls(bn.num_features, **kwargs).to(**placement)  # a class without device=/dtype= too
     else:
         new = make_norm(norm, bn.num_features, **kwargs)
     shared = new.state_dict().keys()

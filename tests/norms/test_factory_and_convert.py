@@ -108,6 +108,26 @@ def test_convert_keeps_device_and_dtype():
     assert model[1].weight.dtype == model[1].running_mean.dtype == torch.float64
 
 
+def test_convert_to_a_researchers_own_class_that_takes_only_its_channels():
+    """No BatchNorm keywords, no device=/dtype=: it still gets the BatchNorm's weight, device and dtype."""
+
+    class Scale(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(channels))
+
+        def forward(self, x):
+            return x * self.weight.view(1, -1, 1, 1)
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).double()
+    nn.init.uniform_(model[1].weight)
+    weight = model[1].weight.detach().clone()
+    convert_norm(model, Scale)
+    assert isinstance(model[1], Scale) and model[1].weight.dtype == torch.float64
+    torch.testing.assert_close(model[1].weight.detach(), weight)
+    assert model(torch.ones(2, 3, 5, 5, dtype=torch.float64)).shape == (2, 4, 5, 5)
+
+
 @pytest.mark.parametrize("norm", sorted(PARAMS))
 def test_convert_keeps_eval_mode_and_frozen_parameters(norm):
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.BatchNorm2d(4)).eval()
