@@ -60,6 +60,15 @@ def test_the_dashboard_gets_only_the_settings_the_run_reads(tmp_path):
     assert resnet["gm"] == 16 and resnet["model"]["depth"] == 28  # and is left as it was
 
 
+def test_trainer_fast_adds_compile_bf16_and_channels_last_under_any_preset(tmp_path):
+    cifar = validate(_compose(["experiment=cifar100_wrn28_10", "trainer=fast"], tmp_path)).trainer
+    assert (cifar.compile, cifar.amp, cifar.channels_last, cifar.epochs, cifar.batch_size) == (
+        True, "bf16", True, 200, 512,
+    )  # fmt: skip
+    imagenet = validate(_compose(["experiment=imagenet_resnet18_50ep", "trainer=fast"], tmp_path)).trainer
+    assert (imagenet.compile, imagenet.amp) == (True, "fp16")  # the preset's own precision stays
+
+
 def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
     cifar = validate(_compose(["experiment=cifar100_wrn28_10"], tmp_path))
     assert (cifar.trainer.batch_size, cifar.trainer.epochs, cifar.dataset.val_size) == (512, 200, 5000)
