@@ -73,6 +73,11 @@ _MODEL_SETTINGS = {
 }
 
 
+def _model_reads(model_name: str, setting: str) -> bool:
+    """Whether `model_name` reads ModelConfig's `setting` (every model reads those no model owns)."""
+    return _MODEL_SETTINGS.get(setting, model_name) == model_name
+
+
 @dataclass
 class ModelConfig:
     name: str = "simplenet"
@@ -95,12 +100,11 @@ class ModelConfig:
             self.init in ("library", "nvidia_fanin"), f"model.init={self.init!r}: library or nvidia_fanin"
         )
         for f in fields(self):  # a setting of another model would be ignored silently
-            owner = _MODEL_SETTINGS.get(f.name)
             default = f.default_factory() if callable(f.default_factory) else f.default
             _require(
-                owner is None or self.name == owner or getattr(self, f.name) == default,
-                f"model.{f.name}={getattr(self, f.name)} applies to model.name={owner} only: drop it "
-                f"({self.name} does not read it)",
+                _model_reads(self.name, f.name) or getattr(self, f.name) == default,
+                f"model.{f.name}={getattr(self, f.name)} applies to model.name={_MODEL_SETTINGS.get(f.name)} "
+                f"only: drop it ({self.name} does not read it)",
             )
 
 
@@ -304,11 +308,7 @@ def settings_the_run_reads(config: dict[str, Any]) -> dict[str, Any]:
     model = config["model"]
     return {
         **{key: value for key, value in config.items() if key not in ("gm", "gc")},
-        "model": {
-            key: value
-            for key, value in model.items()
-            if _MODEL_SETTINGS.get(key, model["name"]) == model["name"]
-        },
+        "model": {key: value for key, value in model.items() if _model_reads(model["name"], key)},
     }
 
 
