@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import sys
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from seqnorm_repro.norms.factory import make_norm, norm_class
+from seqnorm_repro.norms.factory import norm_class, parameter_error
 from seqnorm_repro.norms.layers import BatchNorm
+from seqnorm_repro.norms.norm_act import norm_act_class
 
 log = logging.getLogger(__name__)
 
-# Exactly these types are replaced. Subclasses such as timm's BatchNormAct2d carry more than a
-# norm (an activation, a drop path), so replacing them would change the model: they are reported.
+# Exactly these types are replaced, and timm's BatchNorm + activation layers (by our norm followed by their
+# activation). Other subclasses may carry more than a norm, so replacing them could change the model: they
+# are reported.
 BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, BatchNorm)
 _INHERITED = ("eps", "momentum", "affine", "track_running_stats")
 
@@ -25,14 +29,17 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
     them); returns the model.
 
     eps, momentum, affine and track_running_stats come from each BatchNorm unless given in params.
-    If `model` is itself a BatchNorm, the new layer is returned. Subclasses (timm's BatchNormAct2d)
-    are left as they are, with a warning; a ValueError if they are all the model has.
+    timm's BatchNormAct2d and SyncBatchNormAct become the new norm followed by their own dropout and
+    activation modules (`norm_act.norm_act_class`). If `model` is itself a BatchNorm, the new layer is
+    returned. Other subclasses are left as they are, with a warning; a ValueError if they are all the
+    model has.
     """
     replaced, skipped = 0, set()
+    replaceable = (*BATCHNORM_TYPES, *_timm_norm_act_types())
 
     def swap(module: nn.Module) -> nn.Module:
         nonlocal replaced
-        if type(module) in BATCHNORM_TYPES:
+        if type(module) in replaceable:
             replaced += 1
             return _replacement(module, norm, params)
         if isinstance(module, _BatchNorm):
@@ -44,9 +51,9 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
     model = swap(model)
     if skipped and not replaced:  # the experiment would silently run on BatchNorm
         raise ValueError(
-            f"convert_norm: every BatchNorm of the model is a subclass that carries more than a norm "
-            f"({', '.join(sorted(skipped))}, e.g. timm's norm_act layers), so nothing was replaced; use a "
-            "model built from plain BatchNorm layers (ResNets, WRNs, torchvision's models)"
+            f"convert_norm: every BatchNorm of the model is a subclass that may compute more than a norm "
+            f"({', '.join(sorted(skipped))}), so nothing was replaced; use a model built from plain "
+            "BatchNorm layers or timm's BatchNormAct2d"
         )
     log.info("convert_norm: replaced %d BatchNorm layers with %s %s", replaced, norm, params)
     if skipped:
@@ -54,9 +61,16 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
     return model
 
 
+def _timm_norm_act_types() -> tuple[type[nn.Module], ...]:
+    """timm's BatchNorm + activation layers, where timm is loaded (as it is when a model holds them)."""
+    layers = sys.modules.get("timm.layers")
+    return (layers.BatchNormAct2d, layers.SyncBatchNormAct) if layers else ()
+
+
 def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> nn.Module:
     """The new layer on the BatchNorm's device and dtype, holding the state they share, in its mode (train or
-    eval) and with its parameters' requires_grad, as torch's convert_sync_batchnorm keeps them."""
+    eval) and with its parameters' requires_grad, as torch's convert_sync_batchnorm keeps them; after a timm
+    norm+act layer, followed by its dropout and activation."""
     cls = norm if isinstance(norm, type) else norm_class(norm)
     accepted = inspect.signature(cls).parameters.values()
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted)
@@ -67,10 +81,16 @@ def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> n
     tensor = bn.weight if bn.weight is not None else bn.running_mean
     placement = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
     kwargs = {**inherited, **{k: v for k, v in placement.items() if takes_any or k in names}, **params}
-    if isinstance(norm, type):
-        new = cls(bn.num_features, **kwargs).to(**placement)  # a class without device=/dtype= too
-    else:
-        new = make_norm(norm, bn.num_features, **kwargs)
+    norm_act = type(bn) in _timm_norm_act_types()  # its own activation goes after the new norm, below
+    build = functools.partial(norm_act_class(cls), apply_act=False) if norm_act else cls
+    try:  # .to: a class without device=/dtype= too
+        new = build(bn.num_features, **kwargs).to(**placement)
+    except TypeError as err:  # a parameter the norm lacks or does not take
+        if isinstance(norm, type):
+            raise
+        raise ValueError(parameter_error(norm, params, err)) from None
+    if norm_act:
+        new.drop, new.act = bn.drop, bn.act
     shared = new.state_dict().keys()
     new.load_state_dict({k: v for k, v in bn.state_dict().items() if k in shared}, strict=False)
     new.train(bn.training)  # a model converted in eval mode keeps using its running statistics

@@ -54,6 +54,10 @@ def norm_layer(name: str, **params) -> Callable[..., nn.Module]:
     """A timm-style `norm_layer(num_features, device=..., dtype=...)` for model builders.
 
     A partial of the class with keywords only: timm's `get_norm_layer` unbinds partials and
-    rebinds their keywords, dropping positional arguments.
+    rebinds their keywords, dropping positional arguments. timm's models built from BatchNormAct2d
+    (EfficientNet, RegNet, ...) find our norm's norm+act class from it (`norm_act.register_with_timm`).
     """
+    from seqnorm_repro.norms.norm_act import register_with_timm  # imports timm: only when asked for
+
+    register_with_timm()
     return functools.partial(norm_class(name), **params)
