@@ -17,7 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
-MODELS = ("simplenet", "resnet56", "wide_resnet", "resnet18")
+MODELS = ("simplenet", "resnet56", "wide_resnet", "resnet18", "timm")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
 AMP_MODES = ("none", "bf16", "fp16")
 LOGGERS = ("wandb", "none")
@@ -70,6 +70,7 @@ _MODEL_SETTINGS = {
     "widen_factor": "wide_resnet",
     "library": "resnet18",
     "init": "resnet18",
+    "arch": "timm",
 }
 
 
@@ -87,6 +88,7 @@ class ModelConfig:
     widen_factor: int = 10
     library: str = "timm"  # resnet18: "timm" or "torchvision"
     init: str = "library"  # resnet18: the library's own, or "nvidia_fanin" (NVIDIA's recipe, the paper's)
+    arch: str | None = None  # timm: any timm model name with BatchNorm layers (resnet50, efficientnet_b0)
 
     def __post_init__(self) -> None:
         _require(self.name in MODELS, f"model.name={self.name!r} is not one of {MODELS}")
@@ -98,6 +100,10 @@ class ModelConfig:
         )
         _require(
             self.init in ("library", "nvidia_fanin"), f"model.init={self.init!r}: library or nvidia_fanin"
+        )
+        _require(
+            self.name != "timm" or bool(self.arch),
+            "model=timm needs model.arch=<a timm model name>, e.g. model.arch=resnet50",
         )
         for f in fields(self):  # a setting of another model would be ignored silently
             default = f.default_factory() if callable(f.default_factory) else f.default

@@ -1,4 +1,5 @@
-"""Build the paper's networks by name, each taking its norm only as a timm-style `norm_layer`."""
+"""Build the paper's networks (and any timm model) by name, each taking its norm only as a timm-style
+`norm_layer`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 from seqnorm_repro.models.resnet18 import build_resnet18
 from seqnorm_repro.models.resnet_cifar import build_resnet56
 from seqnorm_repro.models.simplenet import build_simplenet
+from seqnorm_repro.models.timm_model import build_timm_model
 from seqnorm_repro.models.wide_resnet import build_wide_resnet
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ MODEL_BUILDERS: dict[str, Builder] = {
     "resnet56": build_resnet56,
     "wide_resnet": build_wide_resnet,
     "resnet18": build_resnet18,
+    "timm": build_timm_model,
 }
 
 

@@ -23,10 +23,10 @@ BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchN
 _INHERITED = ("eps", "momentum", "affine", "track_running_stats")
 
 
-def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.Module:
+def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.partial, **params) -> nn.Module:
     """Replace every BatchNorm in `model` by `make_norm(norm, C, **params)` (or `norm(C, **params)`
-    for a layer class), keeping its affine weights and running statistics (where the new layer has
-    them); returns the model.
+    for a layer class, or a partial of one as `norm_layer` returns), keeping its affine weights and
+    running statistics (where the new layer has them); returns the model.
 
     eps, momentum, affine and track_running_stats come from each BatchNorm unless given in params.
     timm's BatchNormAct2d and SyncBatchNormAct become the new norm followed by their own dropout and
@@ -34,6 +34,8 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module], **params) -> nn.
     returned. Other subclasses are left as they are, with a warning; a ValueError if they are all the
     model has.
     """
+    if isinstance(norm, functools.partial):  # norm_layer(name, **params): the class and its keywords
+        norm, params = norm.func, {**norm.keywords, **params}
     replaced, skipped = 0, set()
     replaceable = (*BATCHNORM_TYPES, *_timm_norm_act_types())
 

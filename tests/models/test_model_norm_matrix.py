@@ -25,6 +25,7 @@ MODEL_INPUTS = {  # model id -> its config and input shape; small models and ima
     "wrn10_1": (ModelConfig(name="wide_resnet", depth=10, widen_factor=1, dropout=0.3), (3, 32, 32)),
     "resnet18_timm": (ModelConfig(name="resnet18", library="timm"), (3, 64, 64)),
     "resnet18_torchvision": (ModelConfig(name="resnet18", library="torchvision"), (3, 64, 64)),
+    "timm_resnet10t": (ModelConfig(name="timm", arch="resnet10t"), (3, 32, 32)),  # plain BatchNorm2d
 }
 
 

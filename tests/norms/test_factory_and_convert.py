@@ -82,6 +82,8 @@ def test_convert_an_mlp_and_a_bare_batchnorm():
     assert isinstance(mlp[1], NoisyBatchNorm) and mlp[1].momentum == 0.3
     assert isinstance(convert_norm(nn.BatchNorm2d(4), "ghostnorm", gm=2), GhostNorm)
     assert isinstance(convert_norm(nn.BatchNorm2d(4), "none"), NoNorm)
+    partial = convert_norm(nn.BatchNorm2d(4), norm_layer("seqnorm", gc=2, gm=2), gm=4)  # as norm_layer gives
+    assert type(partial) is SeqNorm and (partial.gc, partial.gm) == (2, 4)
 
 
 class _BatchNormThenScale(nn.BatchNorm2d):
