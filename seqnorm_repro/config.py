@@ -6,6 +6,7 @@ Every group of conf/ has one dataclass here; the yaml files only set values.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -74,6 +75,11 @@ _MODEL_SETTINGS = {
 }
 
 
+def _as_override(value: Any) -> str:
+    """`value` as a command-line override writes it: null, true, [512,300], library."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
 def _model_reads(model_name: str, setting: str) -> bool:
     """Whether `model_name` reads ModelConfig's `setting` (every model reads those no model owns)."""
     return _MODEL_SETTINGS.get(setting, model_name) == model_name
@@ -110,7 +116,8 @@ class ModelConfig:
             _require(
                 _model_reads(self.name, f.name) or getattr(self, f.name) == default,
                 f"model.{f.name}={getattr(self, f.name)} applies to model.name={_MODEL_SETTINGS.get(f.name)} "
-                f"only: drop it ({self.name} does not read it)",
+                f"only: drop it, or set model.{f.name}={_as_override(default)} over a preset's "
+                f"({self.name} does not read it)",
             )
 
 

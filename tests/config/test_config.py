@@ -128,11 +128,16 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
         (
             ["model.dropout=0.3"],
-            r"model.dropout=0.3 applies to model.name=wide_resnet only: drop it \(simplenet",
+            r"model.dropout=0.3 applies to model.name=wide_resnet only: drop it, or set "
+            r"model.dropout=0.0 over a preset's \(simplenet",
         ),
         (["model=timm", "model.arch=null"], r"^model=timm needs model.arch=<a timm model name>"),
         (["model=timm", "model.arch=vit_tiny_patch16_224"], r"vit_tiny_patch16_224 has no BatchNorm layer"),
         (["model.arch=resnet50"], r"model.arch=resnet50 applies to model.name=timm only"),
+        (
+            ["experiment=imagenet_resnet18_50ep", "model=timm"],  # the preset's model.init, for resnet18
+            r"model.init=nvidia_fanin applies to model.name=resnet18 only: .*set model.init=library over",
+        ),
         (["+norm.epsilon=1e-3"], r"^norm.epsilon: no such setting, so nothing would read it"),
         (["norm.eps=0"], r"norm.eps=0.0 must be > 0"),
         (["norm.momentum=1.5"], r"norm.momentum=1.5 must be in \(0, 1\]"),
