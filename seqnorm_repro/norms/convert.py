@@ -84,7 +84,7 @@ def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> n
     placement = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
     kwargs = {**inherited, **{k: v for k, v in placement.items() if takes_any or k in names}, **params}
     norm_act = type(bn) in _timm_norm_act_types()  # its own activation goes after the new norm, below
-    build = functools.partial(norm_act_class(cls), apply_act=False) if norm_act else cls
+    build = norm_act_class(cls) if norm_act else cls
     try:  # .to: a class without device=/dtype= too
         new = build(bn.num_features, **kwargs).to(**placement)
     except TypeError as err:  # a parameter the norm lacks or does not take

@@ -16,7 +16,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from seqnorm_repro.norms.factory import NORM_LAYERS
-from seqnorm_repro.norms.layers import GhostNorm, NoisyBatchNorm, NoNorm, SeqNorm
+from seqnorm_repro.norms.layers import BatchNorm, GhostNorm, NoisyBatchNorm, NoNorm, SeqNorm
 
 
 class NormAct:
@@ -40,7 +40,14 @@ class NormAct:
 
 @functools.cache
 def norm_act_class(norm: type[nn.Module]) -> type[nn.Module]:
-    """`norm` followed by timm's dropout and activation: a subclass named `<norm>Act`."""
+    """`norm` followed by timm's dropout and activation: a subclass named `<norm>Act`; for BatchNorm and
+    SyncBatchNorm, timm's own BatchNormAct2d and SyncBatchNormAct, which the SyncBatchNorm converters
+    (trainer.sync_bn) turn into each other, where they would turn a `<norm>Act` into a plain
+    SyncBatchNorm without its activation."""
+    if norm in (BatchNorm, nn.BatchNorm2d, nn.SyncBatchNorm):
+        from timm.layers import BatchNormAct2d, SyncBatchNormAct
+
+        return SyncBatchNormAct if norm is nn.SyncBatchNorm else BatchNormAct2d
     return type(f"{norm.__name__}Act", (NormAct, norm), {"__module__": __name__, "__doc__": NormAct.__doc__})
 
 

@@ -13,6 +13,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.norms import NORM_LAYERS, GhostNorm, GroupNorm, NoNorm, convert_norm, norm_layer
 from seqnorm_repro.norms.norm_act import GhostNormAct, NoisyBatchNormAct, NoNormAct, SeqNormAct
+from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
 
 # By norm_layer: the norm+act class timm builds from each of our norms
 BUILT = {
@@ -130,3 +131,15 @@ def test_convert_norm_leaves_no_batchnorm_in_timm_cnns(name):
     assert not any(isinstance(m, _BatchNorm) for m in model.modules())
     assert activations(model) == activations(timm.create_model(name, num_classes=10))
     model(torch.randn(4, 3, 64, 64)).sum().backward()
+
+
+@pytest.mark.parametrize("device", ["cuda", "cpu"])  # torch's SyncBatchNorm, or the CPU all-reduce one
+def test_batchnorm_in_a_timm_model_stays_timms_so_sync_bn_keeps_its_activations(device):
+    """norm=batchnorm on a timm model rebuilds timm's own BatchNormAct2d: trainer.sync_bn's converters know
+    it, and would turn a BatchNorm subclass of ours into a plain SyncBatchNorm without its activation."""
+    model = convert_norm(efficientnet(), "batchnorm", momentum=0.2)
+    assert {type(m) for m in model.modules() if hasattr(m, "act")} == {BatchNormAct2d}
+    assert model.bn1.momentum == 0.2
+    synced = synchronise_batchnorm(model, torch.device(device))  # conversion only: runs on a CPU too
+    assert activations(synced) == activations(efficientnet())
+    assert not any(isinstance(m, BatchNormAct2d) for m in synced.modules())
