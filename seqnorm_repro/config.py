@@ -116,8 +116,8 @@ class ModelConfig:
             _require(
                 _model_reads(self.name, f.name) or getattr(self, f.name) == default,
                 f"model.{f.name}={getattr(self, f.name)} applies to model.name={_MODEL_SETTINGS.get(f.name)} "
-                f"only: drop it, or set model.{f.name}={_as_override(default)} over a preset's "
-                f"({self.name} does not read it)",
+                f"only: drop the override, or set model.{f.name}={_as_override(default)} if a preset sets "
+                f"it ({self.name} does not read it)",
             )
 
 

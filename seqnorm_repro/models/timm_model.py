@@ -5,11 +5,13 @@ The norm goes in by `convert_norm`, not by timm's `norm_layer=` keyword, which s
 (MobileNetV3, DLA, HRNet) or use for only some of their norms (DPN). timm's BatchNorm + activation layers
 keep their activation (`norms/norm_act.py`), and each layer keeps timm's initialisation (ResNets' zero
 weight on the last norm of a residual branch). Models without BatchNorm (ViTs, ConvNeXt) are refused:
-their LayerNorms would stay, and the run would not test the norm it names.
+their LayerNorms would stay, and the run would not test the norm it names; hybrids that keep some
+(MobileViT) get a warning.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,9 @@ from seqnorm_repro.norms import convert_norm
 
 if TYPE_CHECKING:
     from seqnorm_repro.config import ModelConfig
+
+log = logging.getLogger(__name__)
+_OTHER_NORMS = (nn.LayerNorm, nn.GroupNorm)  # in timm: its LayerNorm2d, GroupNorm1 and norm+act variants
 
 
 def build_timm_model(
@@ -41,4 +46,7 @@ def build_timm_model(
             f"timm's {model.arch} has no BatchNorm layer for the norm to replace; pick a convolutional "
             "model built with BatchNorm (resnet50, efficientnet_b0, regnety_016, ...)"
         )
+    kept = sorted({type(m).__name__ for m in network.modules() if isinstance(m, _OTHER_NORMS)})
+    if kept:  # hybrids such as MobileViT: convert_norm replaces BatchNorms only
+        log.warning("timm's %s keeps its %s layers beside the converted BatchNorms", model.arch, kept)
     return convert_norm(network, norm_layer)

@@ -34,8 +34,8 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.parti
     returned. Other subclasses are left as they are, with a warning; a ValueError if they are all the
     model has.
     """
-    if isinstance(norm, functools.partial):  # norm_layer(name, **params): the class and its keywords
-        norm, params = norm.func, {**norm.keywords, **params}
+    if isinstance(norm, functools.partial) and isinstance(norm.func, type) and not norm.args:
+        norm, params = norm.func, {**norm.keywords, **params}  # norm_layer(name, **params)'s
     replaced, skipped = 0, set()
     replaceable = (*BATCHNORM_TYPES, *_timm_norm_act_types())
 

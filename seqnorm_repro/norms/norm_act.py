@@ -16,12 +16,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from seqnorm_repro.norms.factory import NORM_LAYERS
-from seqnorm_repro.norms.layers import BatchNorm, GhostNorm, NoisyBatchNorm, NoNorm, SeqNorm
+from seqnorm_repro.norms.layers import BatchNorm
 
 
 class NormAct:
     """Mixin, first among a norm class's bases: the norm, then a dropout layer and an activation, as
-    timm's BatchNormAct2d, whose keywords it takes."""
+    timm's BatchNormAct2d, whose keywords it takes (and whose activation it builds as timm's does)."""
 
     def __init__(
         self, num_features: int, *args, apply_act: bool = True, act_layer: Any = nn.ReLU,
@@ -35,7 +35,13 @@ class NormAct:
         self.act = act if act is not None else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.drop(super().forward(x)))
+        y = super().forward(x)
+        if y is x:  # NoNorm: an in-place activation would overwrite the input, which the model may reuse
+            y = x.clone()
+        return self.act(self.drop(y))
+
+
+_MADE: dict[str, type[nn.Module]] = {}  # by name: what unpickling a model looks up (__getattr__ below)
 
 
 @functools.cache
@@ -48,14 +54,21 @@ def norm_act_class(norm: type[nn.Module]) -> type[nn.Module]:
         from timm.layers import BatchNormAct2d, SyncBatchNormAct
 
         return SyncBatchNormAct if norm is nn.SyncBatchNorm else BatchNormAct2d
-    return type(f"{norm.__name__}Act", (NormAct, norm), {"__module__": __name__, "__doc__": NormAct.__doc__})
+    name = f"{norm.__name__}Act"
+    doc = f"{norm.__name__}, then timm's dropout and activation (`NormAct`)."
+    _MADE[name] = type(name, (NormAct, norm), {"__module__": __name__, "__doc__": doc})
+    return _MADE[name]
 
 
-# Module attributes, so that pickled models find them
-GhostNormAct = norm_act_class(GhostNorm)
-SeqNormAct = norm_act_class(SeqNorm)
-NoisyBatchNormAct = norm_act_class(NoisyBatchNorm)
-NoNormAct = norm_act_class(NoNorm)  # the activation alone: the paper's no-norm baseline
+def __getattr__(name: str) -> type[nn.Module]:
+    """`GhostNormAct`, `SeqNormAct`, `NoNormAct`, ...: the `<norm>Act` of each norm in NORM_LAYERS (and of
+    any class made into one in this process), as imports and unpickled models name them."""
+    for norm in NORM_LAYERS.values():
+        if name == f"{norm.__name__}Act" and norm is not BatchNorm:
+            return norm_act_class(norm)
+    if name in _MADE:
+        return _MADE[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache

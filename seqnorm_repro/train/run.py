@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqnorm_repro.config import Config, ConfigError, LoggerConfig, settings_the_run_reads, validate
 from seqnorm_repro.data import build_data
 from seqnorm_repro.data.stats import IMAGE_SHAPES
+from seqnorm_repro.errors import one_line
 from seqnorm_repro.models import build_model
 from seqnorm_repro.norms import norm_layer
 from seqnorm_repro.norms.factory import parameter_error
@@ -192,17 +193,21 @@ def _objective(results: dict) -> float:
 
 
 def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
-    """Build the model on the meta device (no memory, no data) so a gc that does not divide some
-    layer's channels, a depth the architecture cannot take, or a model that cannot read the dataset's
-    images fails now, as a config error."""
+    """Build the model on the meta device (no memory, no data) and run two of the dataset's images
+    through it in eval mode, so a gc that does not divide some layer's channels, a depth the
+    architecture cannot take, or a model that cannot read the dataset's images (too small for a timm
+    model's stem) fails now, as a config error."""
+    shape = IMAGE_SHAPES[cfg.dataset.name]
     try:
         with torch.device("meta"):
-            build_model(
-                cfg.model,
-                norm_layer(plan.name, **plan.params),
-                num_classes=10,
-                input_shape=IMAGE_SHAPES[cfg.dataset.name],
+            model = build_model(
+                cfg.model, norm_layer(plan.name, **plan.params), num_classes=10, input_shape=shape
             )
+            try:
+                with torch.no_grad():
+                    model.eval()(torch.empty(2, *shape))
+            except RuntimeError as err:
+                raise ValueError(f"it cannot read {shape} images: {one_line(err, limit=200)}") from None
     except ValueError as err:
         raise ConfigError(
             f"model={cfg.model.name} with norm={cfg.norm.name} on dataset={cfg.dataset.name} "

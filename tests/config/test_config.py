@@ -128,15 +128,19 @@ def test_paper_presets_hold_the_papers_hyperparameters(tmp_path):
         (["model=resnet56", "model.depth=20"], r"model.depth=20 applies to model.name=wide_resnet only"),
         (
             ["model.dropout=0.3"],
-            r"model.dropout=0.3 applies to model.name=wide_resnet only: drop it, or set "
-            r"model.dropout=0.0 over a preset's \(simplenet",
+            r"model.dropout=0.3 applies to model.name=wide_resnet only: drop the override, or set "
+            r"model.dropout=0.0 if a preset sets it \(simplenet",
         ),
         (["model=timm", "model.arch=null"], r"^model=timm needs model.arch=<a timm model name>"),
         (["model=timm", "model.arch=vit_tiny_patch16_224"], r"vit_tiny_patch16_224 has no BatchNorm layer"),
         (["model.arch=resnet50"], r"model.arch=resnet50 applies to model.name=timm only"),
         (
+            ["dataset=mnist5k", "model=timm", "model.arch=inception_v3"],  # a stem too big for 28x28
+            r"cannot be built: it cannot read \(1, 28, 28\) images: RuntimeError: Calculated padded input",
+        ),
+        (
             ["experiment=imagenet_resnet18_50ep", "model=timm"],  # the preset's model.init, for resnet18
-            r"model.init=nvidia_fanin applies to model.name=resnet18 only: .*set model.init=library over",
+            r"model.init=nvidia_fanin applies to model.name=resnet18 only: .*model.init=library if a preset",
         ),
         (["+norm.epsilon=1e-3"], r"^norm.epsilon: no such setting, so nothing would read it"),
         (["norm.eps=0"], r"norm.eps=0.0 must be > 0"),

@@ -50,3 +50,12 @@ def test_timm_model_needs_an_arch_and_other_models_refuse_one():
         ModelConfig(name="timm")
     with pytest.raises(ValueError, match=r"model.arch=resnet50 applies to model.name=timm only"):
         ModelConfig(name="resnet56", arch="resnet50")
+
+
+def test_a_hybrid_that_keeps_layernorms_is_built_with_a_warning(caplog):
+    build_model(
+        ModelConfig(name="timm", arch="mobilevit_xxs"), norm_layer("ghostnorm", gm=2), 10, (3, 64, 64)
+    )
+    assert (
+        "timm's mobilevit_xxs keeps its ['LayerNorm'] layers beside the converted BatchNorms" in caplog.text
+    )

@@ -112,6 +112,8 @@ def test_sync_batchnorm_act_is_replaced_too():
 def test_norm_act_layers_pickle_and_keep_the_norms_checks():
     layer = pickle.loads(pickle.dumps(GhostNormAct(4, gm=2, act_layer=nn.ReLU)))
     assert type(layer) is GhostNormAct and isinstance(layer, GhostNorm)
+    model = pickle.loads(pickle.dumps(convert_norm(nn.Sequential(BatchNormAct2d(8)), "groupnorm", gc=2)))
+    assert type(model[0]).__name__ == "GroupNormAct" and isinstance(model[0], GroupNorm)
     with pytest.raises(ValueError, match=r"GhostNormAct\(4, gm=2\): batch of 3 samples"):
         layer(torch.randn(3, 4, 2, 2))
     assert isinstance(SeqNormAct(8, gc=2, gm=2, apply_act=False).act, nn.Identity)
@@ -143,3 +145,19 @@ def test_batchnorm_in_a_timm_model_stays_timms_so_sync_bn_keeps_its_activations(
     synced = synchronise_batchnorm(model, torch.device(device))  # conversion only: runs on a CPU too
     assert activations(synced) == activations(efficientnet())
     assert not any(isinstance(m, BatchNormAct2d) for m in synced.modules())
+
+
+def test_no_norm_leaves_the_input_to_the_models_other_uses():
+    """NoNorm returns its input: the (in-place) activation after it must not overwrite it. ResNetV2's
+    pre-activation blocks feed a block's input to the shortcut too."""
+    x = torch.randn(2, 4, 3, 3)
+    x_before = x.clone()
+    NoNormAct(4, act_layer=nn.ReLU, inplace=True)(x)
+    assert torch.equal(x, x_before)
+    model = convert_norm(timm.create_model("resnetv2_50", num_classes=10), "none").eval()
+    out_of_place = copy.deepcopy(model)
+    for module in out_of_place.modules():
+        if hasattr(module, "inplace"):
+            module.inplace = False
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(model(x), out_of_place(x))
