@@ -41,33 +41,30 @@ class NormAct:
         return self.act(self.drop(y))
 
 
-_MADE: dict[str, type[nn.Module]] = {}  # by name: what unpickling a model looks up (__getattr__ below)
+_MADE: dict[type[nn.Module], type[nn.Module]] = {}  # norm class -> its one `<norm>Act` class
 
 
-@functools.cache
 def norm_act_class(norm: type[nn.Module]) -> type[nn.Module]:
-    """`norm` followed by timm's dropout and activation: a subclass named `<norm>Act`; for BatchNorm and
-    SyncBatchNorm, timm's own BatchNormAct2d and SyncBatchNormAct, which the SyncBatchNorm converters
-    (trainer.sync_bn) turn into each other, where they would turn a `<norm>Act` into a plain
+    """`norm` followed by timm's dropout and activation: a subclass named `<norm>Act`, made once; for
+    BatchNorm and SyncBatchNorm, timm's own BatchNormAct2d and SyncBatchNormAct, which the SyncBatchNorm
+    converters (trainer.sync_bn) turn into each other, where they would turn a `<norm>Act` into a plain
     SyncBatchNorm without its activation."""
     if norm in (BatchNorm, nn.BatchNorm2d, nn.SyncBatchNorm):
         from timm.layers import BatchNormAct2d, SyncBatchNormAct
 
         return SyncBatchNormAct if norm is nn.SyncBatchNorm else BatchNormAct2d
-    name = f"{norm.__name__}Act"
-    doc = f"{norm.__name__}, then timm's dropout and activation (`NormAct`)."
-    _MADE[name] = type(name, (NormAct, norm), {"__module__": __name__, "__doc__": doc})
-    return _MADE[name]
+    if norm not in _MADE:
+        doc = f"{norm.__name__}, then timm's dropout and activation (`NormAct`)."
+        _MADE[norm] = type(f"{norm.__name__}Act", (NormAct, norm), {"__module__": __name__, "__doc__": doc})
+    return _MADE[norm]
 
 
 def __getattr__(name: str) -> type[nn.Module]:
     """`GhostNormAct`, `SeqNormAct`, `NoNormAct`, ...: the `<norm>Act` of each norm in NORM_LAYERS (and of
     any class made into one in this process), as imports and unpickled models name them."""
-    for norm in NORM_LAYERS.values():
+    for norm in (*NORM_LAYERS.values(), *_MADE):
         if name == f"{norm.__name__}Act" and norm is not BatchNorm:
             return norm_act_class(norm)
-    if name in _MADE:
-        return _MADE[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
