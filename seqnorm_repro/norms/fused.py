@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
+from seqnorm_repro.norms.autograd import ghost_reference, hand_written_backward, mark_statistics
 from seqnorm_repro.norms.reference import stats_dtype
 from seqnorm_repro.norms.rows import as_rows, has_rows, rows_affine, rows_backward
 from seqnorm_repro.norms.seq_moments import SeqNormFunction
@@ -46,7 +46,7 @@ class _GhostNormFunction(torch.autograd.Function):
         return y.to(x.dtype), mean, var
 
     @staticmethod
-    @needs_dy
+    @hand_written_backward(ghost_reference)
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, mean, var = ctx.saved_tensors
         gm = ctx.gm

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
+from seqnorm_repro.norms.autograd import hand_written_backward, mark_statistics, seq_reference
 from seqnorm_repro.norms.rows import in_layout_of, row_sum_of_squares, rows_affine, rows_backward
 
 
@@ -87,7 +87,7 @@ class SeqNormFunction(torch.autograd.Function):
         return y, ghost_mean, ghost_var
 
     @staticmethod
-    @needs_dy
+    @hand_written_backward(seq_reference)
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, bias, mean, var = ctx.saved_tensors
         coefficients = SeqCoefficients(mean, var, weight, bias, *ctx.hyper)

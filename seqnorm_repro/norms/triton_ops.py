@@ -26,7 +26,12 @@ import triton
 from torch import Tensor
 
 from seqnorm_repro.norms import triton_kernels as kernels
-from seqnorm_repro.norms.autograd import mark_statistics, needs_dy
+from seqnorm_repro.norms.autograd import (
+    ghost_reference,
+    hand_written_backward,
+    mark_statistics,
+    seq_reference,
+)
 from seqnorm_repro.norms.fused import affine_params, dense
 from seqnorm_repro.norms.reference import stats_dtype, unbiased_factor
 from seqnorm_repro.norms.rows import in_layout_of
@@ -354,7 +359,7 @@ class GhostNormTriton(torch.autograd.Function):
         return y, mean, var
 
     @staticmethod
-    @needs_dy
+    @hand_written_backward(ghost_reference)
     def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, mean, var = ctx.saved_tensors
         grads = _ghost_norm_backward(in_layout_of(dy, x), x, weight, mean, var, ctx.gm, ctx.eps)
@@ -503,7 +508,7 @@ class SeqNormTriton(torch.autograd.Function):
         return outputs
 
     @staticmethod
-    @needs_dy
+    @hand_written_backward(seq_reference)
     def backward(ctx, dy, *_grad_stats):
         x, weight, *stats = ctx.saved_tensors
         grads = _seq_norm_backward(in_layout_of(dy, x), x, weight, *stats, *ctx.hyper)
