@@ -32,7 +32,7 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.parti
     timm's BatchNormAct2d and SyncBatchNormAct become the new norm followed by their own dropout and
     activation modules (`norm_act.norm_act_class`). If `model` is itself a BatchNorm, the new layer is
     returned. Other subclasses are left as they are, with a warning; a ValueError if they are all the
-    model has.
+    model has. A model without any BatchNorm is returned unchanged, with a warning.
     """
     if isinstance(norm, functools.partial) and isinstance(norm.func, type) and not norm.args:
         norm, params = norm.func, {**norm.keywords, **params}  # norm_layer(name, **params)'s
@@ -57,7 +57,10 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.parti
             f"({', '.join(sorted(skipped))}), so nothing was replaced; use a model built from plain "
             "BatchNorm layers or timm's BatchNormAct2d"
         )
-    log.info("convert_norm: replaced %d BatchNorm layers with %s %s", replaced, norm, params)
+    if not (replaced or skipped):  # a LayerNorm model, FrozenBatchNorm2d, or one converted already
+        log.warning("convert_norm: the model has no BatchNorm layer, so nothing was replaced")
+    else:
+        log.info("convert_norm: replaced %d BatchNorm layers with %s %s", replaced, norm, params)
     if skipped:
         log.warning("convert_norm: left BatchNorm subclasses %s unchanged", sorted(skipped))
     return model

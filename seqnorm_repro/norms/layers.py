@@ -85,6 +85,11 @@ class GroupNorm(nn.GroupNorm):
         super().__init__(gc, num_features, eps, affine, device=device, dtype=dtype, bias=bias)
         self.gc = gc
 
+    def extra_repr(self) -> str:
+        """In this class's argument order (nn.GroupNorm's shows the group count first)."""
+        bias = ", bias=False" if self.affine and self.bias is None else ""
+        return f"{self.num_channels}, gc={self.gc}, eps={self.eps}, affine={self.affine}{bias}"
+
 
 class NoNorm(nn.Identity):
     """The paper's no-normalisation baseline, with a norm layer's signature."""
@@ -195,7 +200,7 @@ class _GhostBase(_RunningStatsNorm):
         self.gm, self.impl = gm, impl
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(self._describe(), x.shape, self.num_features)
+        check_input(self._describe(), x, self.num_features)
         if not self._uses_batch_stats():
             return self._eval_norm(self._eval_input(x))
         return self._train_norm(x)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -199,7 +200,7 @@ def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
     model's stem) fails now, as a config error."""
     shape = IMAGE_SHAPES[cfg.dataset.name]
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _logging_disabled_below(logging.ERROR):  # the real build logs them
             model = build_model(
                 cfg.model, norm_layer(plan.name, **plan.params), num_classes=10, input_shape=shape
             )
@@ -217,6 +218,17 @@ def _check_model_builds(cfg: Config, plan: NormPlan) -> None:
         raise ConfigError(
             f"{parameter_error(plan.name, plan.params, err)}; set only the norm.* keys this norm takes"
         ) from None
+
+
+@contextmanager
+def _logging_disabled_below(level: int):
+    """Drop log records under `level` inside the block (a dry run that would repeat them)."""
+    previous = logging.root.manager.disable
+    logging.disable(level - 1)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def _check_impl_runs_on(device: torch.device, plan: NormPlan) -> None:

@@ -1,5 +1,7 @@
 """Bad shapes and values fail before any arithmetic, naming the layer, the shape and the fix."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -22,13 +24,32 @@ def test_one_sample_per_group():
         evaluating(torch.randn(1, 4))
 
 
-def test_fewer_than_four_samples_per_group_warns_at_the_line_that_ran_the_model():
-    model = torch.nn.Sequential(torch.nn.Linear(4, 4), GhostNorm(4, gm=4))
-    with pytest.warns(
-        UserWarning,
-        match=r"GhostNorm\(4, gm=4\): gm=4 normalises over 3 samples.*never goes below 4",
-    ) as caught:
+def test_one_sample_of_several_values_per_group_is_normalised_as_batchnorm_would():
+    x = torch.randn(2, 4, 3, 3)
+    with pytest.warns(UserWarning, match=r"gm=1 normalises over 1 samples per group"):
+        torch.testing.assert_close(GhostNorm(4, gm=1)(x[:1]), torch.nn.BatchNorm2d(4)(x[:1]))
+    with pytest.warns(UserWarning, match=r"gm=2 normalises over 1 samples per group"):
+        torch.testing.assert_close(GhostNorm(4, gm=2)(x), torch.nn.InstanceNorm2d(4)(x))
+
+
+def test_integer_inputs_are_refused_in_training_and_eval():
+    for layer in (GhostNorm(4, gm=2), SeqNorm(4, gc=2, gm=2).eval()):
+        with pytest.raises(
+            TypeError, match=r"expected a floating-point input, got torch.int64; .*x.float\(\)"
+        ):
+            layer(torch.arange(32).view(8, 4))
+
+
+def test_fewer_than_four_samples_per_group_warns_once_at_the_line_that_ran_the_model():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), GhostNorm(8, gm=4), torch.nn.Linear(8, 4), GhostNorm(4, gm=4)
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own: once per message and line
         model(torch.randn(12, 4))
+    assert [str(w.message) for w in caught] == [
+        "GhostNorm: gm=4 normalises over 3 samples per group; the paper never goes below 4"
+    ]
     assert caught[0].filename == __file__
 
 

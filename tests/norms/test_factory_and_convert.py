@@ -12,6 +12,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from seqnorm_repro.norms import (
     NORM_LAYERS,
     GhostNorm,
+    GroupNorm,
     NoisyBatchNorm,
     NoNorm,
     SeqNorm,
@@ -103,6 +104,16 @@ def test_batchnorm_subclasses_are_left_with_a_warning_and_an_error_when_they_are
     everything_subclassed = r"^convert_norm: every BatchNorm .*\(_BatchNormThenScale\), .*plain BatchNorm"
     with pytest.raises(ValueError, match=everything_subclassed):
         convert_norm(nn.Sequential(_BatchNormThenScale(4)), "ghostnorm", gm=2)
+
+
+def test_a_model_without_batchnorm_is_returned_with_a_warning(caplog):
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.LayerNorm(4))
+    assert convert_norm(model, "ghostnorm", gm=2) is model
+    assert "convert_norm: the model has no BatchNorm layer, so nothing was replaced" in caplog.text
+
+
+def test_groupnorm_repr_follows_its_own_signature():
+    assert repr(GroupNorm(8, gc=2, bias=False)) == "GroupNorm(8, gc=2, eps=1e-05, affine=True, bias=False)"
 
 
 def test_convert_to_groupnorm_keeps_affine_weights():

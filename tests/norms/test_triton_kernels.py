@@ -68,8 +68,10 @@ def _assert_all_close(ours, theirs, **tolerances):
         ((12, 7, 3, 5), "NCHW", 1),
         ((12, 7, 3, 5), "NCHW", 4),  # 3 samples per group: a partial tile of samples
         ((12, 7, 3, 5), "NCHW", 6),  # gm = M / 2
+        ((12, 7, 3, 5), "NCHW", 12),  # gm = M: one sample of 15 values per group, as BatchNorm allows
         ((12, 7, 3, 5), "channels_last", 1),
         ((12, 7, 3, 5), "channels_last", 6),
+        ((12, 7, 3, 5), "channels_last", 12),
         ((12, 9), "NCHW", 1),  # (M, C): HW = 1
         ((12, 9), "NCHW", 6),
         ((8, 5, 9), "NCHW", 4),  # (M, C, L)
@@ -88,6 +90,7 @@ def test_ghostnorm_matches_reference_float64(shape, layout, gm):
     [
         ((8, 6, 3, 5), "NCHW", 1, 1),
         ((8, 6, 3, 5), "NCHW", 3, 4),  # gm = M / 2
+        ((8, 6, 3, 5), "channels_last", 3, 8),  # gm = M
         ((8, 6, 3, 5), "channels_last", 2, 2),
         ((8, 6, 3, 5), "channels_last", 6, 4),  # gc = C: one channel per GroupNorm group
         ((2, 3, 10, 10), "channels_last", 3, 1),  # few rows: each row split over chunks
@@ -155,6 +158,23 @@ def test_module_running_statistics_and_eval(make, shape):
     torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-10, atol=1e-10)
     x, _, _, _ = _inputs((5, *shape[1:]))
     torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda impl: GhostNorm(6, gm=2, impl=impl), lambda impl: SeqNorm(6, gc=3, gm=2, impl=impl)]
+)
+def test_double_backward_is_the_references(make):
+    """A gradient penalty's gradients: under create_graph=True the backward is autograd's through the
+    reference (the kernels' is exact only to first order)."""
+    grads, x0 = [], _inputs((8, 6, 2, 3), "channels_last")[0]
+    for impl in ("triton", "reference"):
+        layer = make(impl).double().to(DEVICE)
+        x = x0.clone().requires_grad_()
+        (dx,) = torch.autograd.grad(layer(x).pow(3).sum(), x, create_graph=True)
+        dx.square().sum().backward()
+        grads.append([x.grad, layer.weight.grad, layer.bias.grad])
+    for ours, theirs in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])  # None: the cumulative average, factor 1 / steps

@@ -3,6 +3,7 @@ on-disk format (IDX, CIFAR pickle batches, ImageFolder and ImageNetV2 JPEG trees
 same code path as the full run: only sizes are shrunk."""
 
 import json
+import logging
 
 import pytest
 
@@ -71,3 +72,13 @@ def test_preset_trains_on_files_in_the_real_format(
         assert "test_acc_std" in results and results["best_val_acc"] is not None
     else:
         assert set(results["test_acc"]) == {"test"}
+
+
+def test_a_timm_model_trains_and_its_conversion_is_logged_once(tmp_path, run_config, caplog):
+    """The build check runs on the meta device first; only the real build speaks."""
+    overrides = ["model=timm", "model.arch=resnet10t", "norm=seqnorm", "gc=4", "gm=4"]
+    cfg = run_config(tmp_path, [*overrides, "trainer.epochs=1", "trainer.limit_train_batches=2"])
+    with caplog.at_level(logging.INFO, logger="seqnorm_repro.norms.convert"):
+        run(cfg)
+    assert json.loads((tmp_path / "results.json").read_text())["status"] == "completed"
+    assert caplog.text.count("convert_norm: replaced") == 1
