@@ -6,6 +6,8 @@ import sys
 
 def main() -> None:
     try:
+        import numpy  # noqa: F401  before torch, whose C init imports it and swallows a Ctrl-C arriving then
+
         from seqnorm_repro.train.cli import main as train
     except KeyboardInterrupt:  # nothing has started yet
         sys.exit(130)

@@ -12,16 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqnorm_repro.reproduce.scales import smoke_changes
 from seqnorm_repro.reproduce.sweep import expected_config, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import utc_now
 from seqnorm_repro.tracking.run_files import read_json, record_mismatch
 
 VAL_KEY = "final_val_acc"  # the tables' validation column, as the paper's: the final epoch's
-SMOKE_HEADER = "> **smoke run: not a reproduction.** Tiny synthetic data, one training step per run: these\n"
-SMOKE_HEADER += (
-    "> numbers only prove the sweep-to-table pipeline. `make <target>` (SCALE=paper) reproduces.\n"
-)
+
+
+def smoke_header(dataset: str) -> str:
+    """The banner of a smoke table, with what its runs changed in the preset its title names."""
+    return (
+        "> **smoke run: not a reproduction.** Tiny synthetic data, one training step per run: these\n"
+        "> numbers only prove the sweep-to-table pipeline. `make <target>` (SCALE=paper) reproduces.\n"
+        f"> Each run is the paper's preset with `{' '.join(smoke_changes(dataset))}`.\n"
+    )
 
 
 @dataclass
@@ -132,7 +138,7 @@ def render(
     sets, hardware, commits, aggregated = target.test_sets, *run_provenance(rows), utc_now()
     lines = [f"# {target.title}", ""]
     if scale == "smoke":
-        lines += [SMOKE_HEADER]
+        lines += [smoke_header(target.dataset)]
     lines += [
         f"Ours: mean ± std over seeds {seeds} (accuracy %, validation = final epoch);",
         "paper: its reported numbers.",

@@ -47,7 +47,13 @@ def scale_overrides(scale: str, dataset: str, smoke_root: Path) -> tuple[str, ..
         if dataset == "imagenet"
         else f"paths.data_dir={smoke_root}"
     )
-    return (*_SMOKE_COMMON, *_SMOKE_DATA[dataset], paths)
+    return (*smoke_changes(dataset), paths)
+
+
+def smoke_changes(dataset: str) -> tuple[str, ...]:
+    """What a smoke run changes in the paper's preset, besides where its data is: its tables print them,
+    since their titles name the paper's setup."""
+    return (*_SMOKE_COMMON, *_SMOKE_DATA[dataset])
 
 
 def write_smoke_data(smoke_root: Path, dataset: str) -> None:

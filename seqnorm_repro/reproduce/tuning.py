@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from operator import attrgetter
 
-from seqnorm_repro.reproduce.aggregate import SMOKE_HEADER, VAL_KEY, RowResult, mean_std, run_provenance
+from seqnorm_repro.reproduce.aggregate import VAL_KEY, RowResult, mean_std, run_provenance, smoke_header
 from seqnorm_repro.reproduce.paper import reported
 from seqnorm_repro.tracking.provenance import utc_now
 
@@ -103,7 +103,7 @@ def render(
     aggregated = utc_now()
     lines = ["# Tuning SeqNorm on CIFAR-10: sequential (GM, then GC) vs the full GC x GM grid", ""]
     if scale == "smoke":
-        lines.append(SMOKE_HEADER)
+        lines.append(smoke_header("cifar10"))  # tuning_grid's dataset
     lines += [
         f"Validation accuracy (%), mean ± std over seeds {seeds}; 'performs well' = within {tolerance}",
         "points of the best GhostNorm mean.",

@@ -70,9 +70,11 @@ def plan_norm(cfg: Config, world_size: int) -> NormPlan:
             )
         per_group = paper_batch // paper_gm
         if micro % per_group:
+            other_gm = ", or a gm that divides it" if _takes_gm(name) else ""  # batchnorm: the paper's batch
             raise ConfigError(
                 f"the per-device batch of {micro} ({split}) cannot be split into groups of the paper's "
-                f"{per_group} samples: change gm, trainer.batch_size or trainer.accumulate_steps"
+                f"{per_group} samples: make it a multiple of {per_group} (by trainer.batch_size, the "
+                f"process count or trainer.accumulate_steps){other_gm}"
             )
         gm = micro // per_group
         paper_groups = f"gm={paper_gm} per {cfg.paper_device_batch} samples"

@@ -82,6 +82,7 @@ def _run(
     cfg: DictConfig, typed: Config, plan: NormPlan, device, env: DistEnv, max_epochs: int | None
 ) -> float:
     run_dir = Path(broadcast_object(str(Path(typed.paths.output_dir).resolve())))
+    resume_hint = broadcast_object(_resume_hint(run_dir))  # other ranks' Hydra has no run directory
     config = OmegaConf.to_container(cfg, resolve=True)
     config["paths"]["output_dir"] = str(run_dir)
     digest = config_hash(config)
@@ -136,7 +137,7 @@ def _run(
     )
     if env.is_main:
         keep_hydra_record()
-    context = RunContext(run_dir, config, digest, env, groups, _resume_hint(run_dir))
+    context = RunContext(run_dir, config, digest, env, groups, resume_hint)
     failed = True
     try:
         trainer = Trainer(typed, model, data, device, context, logger, _callbacks(typed))

@@ -124,3 +124,4 @@ def test_a_run_recording_only_another_hash_is_listed_with_both_hashes(tmp_path):
 def test_smoke_tables_say_they_are_not_a_reproduction(rows):
     markdown, _ = aggregate.render(TARGET, "smoke", [0, 1], rows, "make demo SCALE=smoke")
     assert "smoke run: not a reproduction" in markdown.splitlines()[2]
+    assert "preset with `trainer.epochs=1 " in markdown and "model.depth=10 model.widen_factor=1`" in markdown

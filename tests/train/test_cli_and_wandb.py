@@ -118,6 +118,24 @@ def test_ctrl_c_while_torch_imports_exits_130(monkeypatch):
     assert stopped.value.code == 130
 
 
+def test_ctrl_c_while_torchs_c_init_imports_numpy_exits_130(tmp_path):
+    """torch's C init imports numpy and swallows a KeyboardInterrupt raised meanwhile: the run went on."""
+    code = (
+        "import sys\n"
+        "class InterruptInNumpy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'numpy._core._multiarray_umath':\n"
+        "            sys.meta_path.remove(self)\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, InterruptInNumpy())\n"
+        f"sys.argv = ['train.py', 'logger=none', 'trainer.epochs=1', 'hydra.run.dir={tmp_path}']\n"
+        "from seqnorm_repro.launch import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, timeout=300)
+    assert done.returncode == 130 and not (tmp_path / "results.json").exists()
+
+
 def test_the_launcher_imports_no_torch():
     code = "import sys, seqnorm_repro.launch; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, timeout=60).returncode == 0

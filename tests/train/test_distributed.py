@@ -3,6 +3,7 @@ GhostNorm implementations: the layer, BatchNorm with accumulation, unsynchronise
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -132,6 +133,24 @@ def test_a_dead_rank_ends_the_whole_job(tmp_path):
     # resumable); either way results.json never says completed
     status = json.loads((tmp_path / "run" / "results.json").read_text())["status"]
     assert status in ("running", "failed", "interrupted")
+
+
+def test_every_rank_of_an_interrupted_run_tells_the_same_way_to_resume(tmp_path):
+    job = torchrun(tmp_path / "run", "logger=none", "trainer.epochs=1000", "trainer.limit_train_batches=1",
+                   "trainer.progress=false", wait=False)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / "checkpoints" / "last.pt").exists():  # an epoch to resume from
+            assert time.monotonic() < deadline and job.poll() is None, "training did not start"
+            time.sleep(0.5)
+        job.send_signal(signal.SIGTERM)  # torchrun passes it on to both ranks
+        output = job.communicate(timeout=90)[0].decode()
+    finally:
+        if job.poll() is None:
+            job.kill()
+    hints = re.findall(r"interrupted after \d+ of 1000 epochs: (.*) to resume", output)
+    # a rank stopped inside a collective may fail on the other's exit instead, and then gives no hint
+    assert hints and set(hints) == {f"run the same command with hydra.run.dir={tmp_path / 'run'}"}
 
 
 def test_sync_bn_keeps_timm_norm_act_activations_and_our_layers():

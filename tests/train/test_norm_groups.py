@@ -85,10 +85,12 @@ def test_a_device_batch_smaller_than_the_papers_group_is_a_config_error():
     with pytest.raises(
         ConfigError,
         match=r"per-device batch of 32 \(trainer.batch_size=256 / 8 processes / trainer.accumulate_steps=1\) "
-        r"cannot be split into groups of the paper's 64 samples: change gm, trainer.batch_size or "
-        r"trainer.accumulate_steps",
+        r"cannot be split into groups of the paper's 64 samples: make it a multiple of 64 \(by "
+        r"trainer.batch_size, the process count or trainer.accumulate_steps\)$",  # gm: not batchnorm's
     ):
         _plan([*CIFAR, "norm=batchnorm", "trainer.batch_size=256"], world_size=8)
+    with pytest.raises(ConfigError, match=r"cannot be split .*accumulate_steps\), or a gm that divides it$"):
+        _plan([*CIFAR, "norm=ghostnorm", "gm=1", "trainer.batch_size=256"], world_size=8)
 
 
 @pytest.mark.parametrize("gm", [64, 3])
