@@ -1,8 +1,8 @@
 """Weights & Biases logging, offline unless logger.mode=online, so nothing needs an account.
 
 One W&B run per training run (its id is kept in the run dir, so a resumed run continues the same
-W&B run), grouped by `logger.group` (under -m, train/run.py makes it the sweep directory when unset);
-`finish()` always runs.
+W&B run; offline, its newest folder holds the whole run), grouped by `logger.group` (under -m,
+train/run.py makes it the sweep directory when unset); `finish()` always runs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ class MetricsLogger:
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         pass
+
+    def replay(self, history: list[dict[str, Any]]) -> None:
+        """A resumed run's earlier epochs (metrics.jsonl's rows), for a logger that does not hold them."""
 
     def summarise(self, results: dict[str, Any]) -> None:
         pass
@@ -73,6 +76,14 @@ class WandbLogger(MetricsLogger):
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.run.log(metrics, step=step)
+
+    def replay(self, history: list[dict[str, Any]]) -> None:
+        """Offline, each launch writes a folder of its own, and `wandb sync` does not join a resumed run's
+        folders (wandb/wandb#3841): the newest one gets the earlier epochs too, so that it holds the whole
+        run. Online, the server's run already has them."""
+        if self.run.offline:
+            for row in history:
+                self.run.log(row, step=row["step"])
 
     def summarise(self, results: dict[str, Any]) -> None:
         for key, value in results.items():

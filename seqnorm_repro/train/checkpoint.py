@@ -41,6 +41,6 @@ def load_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
     if mismatch := record_mismatch(state, config):
         raise CheckpointError(
             f"{path} was written by a different config ({mismatch}); run in a new directory "
-            "(hydra.run.dir=...) or set trainer.resume=never"
+            "(hydra.run.dir=..., or hydra.sweep.dir=... under -m) or set trainer.resume=never"
         )
     return state

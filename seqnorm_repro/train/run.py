@@ -143,6 +143,7 @@ def _run(
         trainer = Trainer(typed, model, data, device, context, logger, _callbacks(typed))
         if resuming:
             trainer.resume_from(checkpoint)
+            logger.replay(trainer.state.history)
             del checkpoint  # its tensors are in the model and optimizer now
         results = trainer.fit(max_epochs)
         failed = False

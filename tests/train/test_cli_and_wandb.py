@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import wandb
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -168,6 +169,22 @@ def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog, monke
     assert len(offline_runs) == 1
     assert (tmp_path / "wandb_id.txt").read_text().strip() in offline_runs[0].name
     assert f"to upload it: wandb sync {offline_runs[0]}\n" in caplog.text
+
+
+def test_a_resumed_offline_wandb_run_logs_its_earlier_epochs_again(tmp_path, run_config, monkeypatch):
+    """Each launch's offline folder is uploaded on its own: the newest one must hold every epoch."""
+    run(run_config(tmp_path, [], logger="wandb"), max_epochs=1)
+    steps = []
+    log_to_wandb = wandb.sdk.wandb_run.Run.log
+    monkeypatch.setattr(
+        wandb.sdk.wandb_run.Run,
+        "log",
+        lambda self, row, step: steps.append(step) or log_to_wandb(self, row, step=step),
+    )
+    run(run_config(tmp_path, [], logger="wandb"))  # epoch 2 of 2, then the test set
+    history = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [history[0], history[1], history[1]]
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 2
 
 
 def test_a_run_that_starts_over_starts_a_new_wandb_run(tmp_path, run_config):
