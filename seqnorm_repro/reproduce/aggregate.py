@@ -18,7 +18,7 @@ from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import utc_now
 from seqnorm_repro.tracking.run_files import read_json, record_mismatch
 
-VAL_KEY = "final_val_acc"  # the tables' validation column, as the paper's: the final epoch's
+VAL_KEY = "final_val_acc"  # the tables' validation column: the final epoch's (the paper does not say)
 
 
 def smoke_header(dataset: str) -> str:
