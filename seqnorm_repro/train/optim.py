@@ -21,7 +21,7 @@ def base_lr(optim: OptimConfig, global_batch: int) -> float:
 
 def build_optimizer(model: nn.Module, optim: OptimConfig, lr: float) -> torch.optim.SGD:
     """SGD; parameters with ndim <= 1 (norm weights, biases) get no weight decay unless
-    optim.norm_weight_decay, as in the NVIDIA recipe and timm."""
+    optim.norm_weight_decay, as timm's rule (NVIDIA's recipe exempts the parameters named `bn`)."""
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:

@@ -50,6 +50,7 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     typed = validate(cfg)
     if launch_env().is_main:
         _warn_unread_groups(typed)
+        _warn_schedule_outlasts_run(typed)
     plan = plan_norm(typed, launch_env().world_size)
     _check_model_builds(typed, plan)
     device = _device(typed.trainer.device, launch_env())
@@ -76,6 +77,20 @@ def _warn_unread_groups(cfg: Config) -> None:
                 "%s=%d is ignored: norm.%s=%d is given too, and the layers take it", key, getattr(cfg, key),
                 key, getattr(cfg.norm, key),
             )  # fmt: skip
+
+
+def _warn_schedule_outlasts_run(cfg: Config) -> None:
+    """A schedule whose warmup (and one cycle's cooldown) take more epochs than the run has, as a paper
+    preset shortened with trainer.epochs, ends before its learning rate comes back down."""
+    schedule = cfg.schedule
+    phases = schedule.warmup_epochs + (schedule.cooldown_epochs if schedule.name == "onecycle" else 0)
+    if schedule.name in ("warmup_cosine", "onecycle") and phases > cfg.trainer.epochs:
+        log.warning(
+            "schedule=%s takes %g epochs to warm up%s, more than trainer.epochs=%d: the run ends before its "
+            "learning rate comes back down; set trainer.epochs >= %g or shorten the schedule's phases",
+            schedule.name, phases, " and cool down" if schedule.name == "onecycle" else "",
+            cfg.trainer.epochs, phases,
+        )  # fmt: skip
 
 
 def _run(

@@ -25,6 +25,11 @@ class AllReduceBatchNorm(BatchNorm):
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and dist.is_initialized()):
             return super().forward(x)
+        # fp32 statistics and arithmetic for bf16/fp16 inputs (autocast): exact counts, sums that do not
+        # round away, and the fp32 running buffers' dtype; the output in the input's dtype, as BatchNorm's
+        return self._synchronised(x.to(torch.promote_types(x.dtype, torch.float32))).to(x.dtype)
+
+    def _synchronised(self, x: Tensor) -> Tensor:
         dims = [0, *range(2, x.dim())]
         shape = (1, -1) + (1,) * (x.dim() - 2)
         count = torch.full((1,), x.numel() // x.shape[1], dtype=x.dtype, device=x.device)
@@ -43,8 +48,8 @@ class AllReduceBatchNorm(BatchNorm):
     def _update(self, mean: Tensor, unbiased_var: Tensor) -> None:
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        self.running_mean.lerp_(mean, factor)
-        self.running_var.lerp_(unbiased_var, factor)
+        self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+        self.running_var.lerp_(unbiased_var.to(self.running_var.dtype), factor)
 
 
 def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:

@@ -24,7 +24,7 @@ from seqnorm_repro.norms import GhostNorm
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train import run
 from seqnorm_repro.train.distributed import broadcast_buffers
-from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
+from seqnorm_repro.train.sync_batchnorm import AllReduceBatchNorm, synchronise_batchnorm
 
 ONE_STEP = [
     "trainer.epochs=1", "trainer.limit_train_batches=1", "trainer.batch_size=256", "optim.momentum=0.0",
@@ -159,6 +159,22 @@ def test_sync_bn_keeps_timm_norm_act_activations_and_our_layers():
     model = synchronise_batchnorm(model, torch.device("cuda"))  # conversion only: runs on a CPU too
     assert [type(m) for m in model] == [SyncBatchNormAct, GhostNorm, nn.SyncBatchNorm]
     assert isinstance(model[0].act, nn.ReLU)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_all_reduce_batchnorm_takes_autocasts_low_precision_inputs(dtype, tmp_path):
+    """trainer.sync_bn with trainer.amp on CPU: fp32 statistics and buffers, output in the input's dtype."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        x = (torch.randn(16, 4, 5, 5) * 2 + 3).to(dtype)
+        synced, plain = AllReduceBatchNorm(4), nn.BatchNorm2d(4)
+        with torch.autocast("cpu", dtype=dtype):
+            y = synced(x)
+        assert y.dtype == dtype
+        torch.testing.assert_close(y.float(), plain(x.float()), atol=2e-2, rtol=0)
+        torch.testing.assert_close(synced.running_var, plain.running_var)
+    finally:
+        dist.destroy_process_group()
 
 
 def _evaluate_state_of(rank: int, init_file: str) -> None:

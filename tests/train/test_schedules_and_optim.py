@@ -1,10 +1,13 @@
 """Learning-rate schedules as the paper's recipes state them, and the weight-decay rule."""
 
 import pytest
+from hydra import compose, initialize_config_dir
 from torch import nn
 
-from seqnorm_repro.config import OptimConfig, ScheduleConfig
+from seqnorm_repro.config import OptimConfig, ScheduleConfig, validate
+from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train.optim import base_lr, build_optimizer
+from seqnorm_repro.train.run import _warn_schedule_outlasts_run
 from seqnorm_repro.train.schedules import lr_factor
 
 
@@ -48,3 +51,28 @@ def test_no_weight_decay_on_norm_weights_and_biases(norm_weight_decay, expected)
 def test_sgd_takes_momentum_and_nesterov():
     optimizer = build_optimizer(nn.Linear(4, 4), OptimConfig(momentum=0.9, nesterov=True), 0.1)
     assert all(g["momentum"] == 0.9 and g["nesterov"] is True for g in optimizer.param_groups)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "epochs", "warning"),
+    [
+        (
+            "cifar10_resnet56_onecycle",
+            10,
+            "schedule=onecycle takes 30 epochs to warm up and cool down, more than",
+        ),
+        (
+            "cifar100_wrn28_10",
+            3,
+            "schedule=warmup_cosine takes 5 epochs to warm up, more than trainer.epochs=3",
+        ),
+        ("cifar100_wrn28_10", 5, None),
+    ],
+)
+def test_a_schedule_longer_than_the_run_warns(experiment, epochs, warning, caplog, tmp_path):
+    overrides = [f"experiment={experiment}", f"trainer.epochs={epochs}", f"paths.output_dir={tmp_path}"]
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = validate(compose("config", overrides=overrides))
+    _warn_schedule_outlasts_run(cfg)
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == (warning is not None) and all(m.startswith(warning) for m in messages)
