@@ -4,8 +4,10 @@ Contiguous tensors use ATen's BatchNorm kernels: viewed as a (1, M*C, S) BatchNo
 channel) pair is a "channel", so the eval-mode kernels apply any per-row affine map in one pass, and the
 eval-mode backward gives dy * slope with the per-row sums of dy and dy * (x - mean) in one pass, with no
 temporaries. With running_var = 1 and eps = 0 the kernels' inverse standard deviation is exactly 1, so the
-maps are exact. Channels-last-like tensors (channels innermost), which that view cannot take, use
-broadcasting torch ops over their (M, C, S) view, which keeps their layout.
+maps are the intended ones; the eval kernel computes x * slope + (shift - mean * slope), BatchNorm's own
+rounding, whose cancellation grows with |mean| * slope (a constant SeqNorm group: slope near 1 / eps).
+Channels-last-like tensors (channels innermost), which that view cannot take, use broadcasting torch ops
+over their (M, C, S) view, which keeps their layout.
 """
 
 from __future__ import annotations
