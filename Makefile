@@ -64,7 +64,7 @@ reproduce-figure6: $(STAMP)  ## MNIST: baseline, BatchNorm, GhostNorm GM=4..128 
 reproduce-figure3: $(STAMP)  ## CIFAR-10 ResNet-56 one cycle: baseline, BatchNorm, GhostNorm GM=128 (GPU)
 	$(BIN)/python scripts/landscape_figure.py figure3 --scale $(SCALE) $(ARGS)
 
-reproduce-figure7: $(STAMP)  ## CIFAR-10 ResNet-56 one cycle: BatchNorm, GhostNorm GM=16..128, baseline (GPU)
+reproduce-figure7: $(STAMP)  ## CIFAR-10 ResNet-56 one cycle: BatchNorm, GhostNorm GM=16..128 (GPU)
 	$(BIN)/python scripts/landscape_figure.py figure7 --scale $(SCALE) $(ARGS)
 
 bench-landscape: $(STAMP)  ## probe cost per step size vs a plain forward -> results/bench_landscape.md

@@ -85,9 +85,10 @@ def figure_spec(name: str, scale: str = "paper", dataset: str = "mnist") -> Figu
     else:
         gms = (128,) if name == "figure3" else (16, 32, 64, 128)
         base = ("experiment=landscape_cifar10",)
-        curves = [
-            Curve("baseline (no norm), cycle (0.1, 1)", "none", ("norm=none", "schedule.peak_factor=10"))
-        ]
+        baseline = Curve(
+            "baseline (no norm), cycle (0.1, 1)", "none", ("norm=none", "schedule.peak_factor=10")
+        )
+        curves = [baseline] if name == "figure3" else []  # Figure 7's caption: BatchNorm and GhostNorm only
         what = f"ResNet-56, one cycle (0.1, 3), batch {batch}, loss at 0.5, 1, 1.5, 2 x lr at every update"
         dataset, data_name = "cifar10", "CIFAR-10"
     curves.append(Curve(f"BatchNorm ({batch}/group)", "batchnorm", ("norm=batchnorm",)))

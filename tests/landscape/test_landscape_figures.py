@@ -23,13 +23,16 @@ def test_figures_run_the_papers_configurations():
     assert {"experiment=landscape_mnist", "dataset=mnist5k", "dataset.val_size=0"} <= set(figure6.overrides)
     assert "mnist5k" in figure6.title
     assert [c.slug for c in figure_spec("figure2").curves] == ["none", "batchnorm", "ghostnorm_gm64"]
-    figure7 = figure_spec("figure7")
-    assert figure7.curves[0].overrides == ("norm=none", "schedule.peak_factor=10")  # the cycle (0.1, 1)
-    assert [c.label for c in figure7.curves[2:]] == [
-        f"GhostNorm GM={g} ({512 // g}/group)" for g in (16, 32, 64, 128)
+    figure3 = figure_spec("figure3")
+    assert figure3.curves[0].overrides == ("norm=none", "schedule.peak_factor=10")  # the cycle (0.1, 1)
+    assert [c.slug for c in figure3.curves] == ["none", "batchnorm", "ghostnorm_gm128"]
+    figure7 = figure_spec("figure7")  # its caption: BatchNorm and GhostNorm, no baseline
+    assert [c.label for c in figure7.curves] == [
+        "BatchNorm (512/group)",
+        *(f"GhostNorm GM={g} ({512 // g}/group)" for g in (16, 32, 64, 128)),
     ]
     # smoke runs keep the paper's samples per group at their smaller batch
-    assert [c.label for c in figure_spec("figure7", "smoke").curves[2:]] == [
+    assert [c.label for c in figure_spec("figure7", "smoke").curves[1:]] == [
         f"GhostNorm GM={g} ({16 // g}/group)" for g in (2, 4)
     ]
 
