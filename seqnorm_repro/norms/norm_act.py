@@ -10,7 +10,6 @@ adds ours to it. timm is imported only when a norm+act layer is built or registe
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from torch import Tensor, nn
@@ -68,12 +67,12 @@ def __getattr__(name: str) -> type[nn.Module]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@functools.cache
 def register_with_timm() -> None:
     """Teaches timm's `get_norm_act_layer` the norm+act class of each norm in NORM_LAYERS whose name it
     does not know already, given the model's activation (`act_layer`) as timm's own are. It knows our
     BatchNorm's and GroupNorm's: "batchnorm" is BatchNormAct2d (the same maths), "groupnorm" its
-    GroupNormAct (which takes num_groups, not gc)."""
+    GroupNormAct (which takes num_groups, not gc). Each `norm_layer` call runs it, so a norm added to
+    NORM_LAYERS later (from a module of the researcher's own) is taught too."""
     from timm.layers import create_norm_act
 
     tables = [

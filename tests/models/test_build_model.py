@@ -1,10 +1,12 @@
 """build_model: names, input shapes and the architectural choices each network's paper makes."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
-from seqnorm_repro.config import MODELS, ModelConfig
+from seqnorm_repro.config import _MODEL_SETTINGS, MODELS, ModelConfig
 from seqnorm_repro.models import MODEL_BUILDERS, CifarResNet, WideResNet, build_model
 from seqnorm_repro.models.resnet_cifar import PadShortcut
 from seqnorm_repro.models.wide_resnet import WideBasicBlock
@@ -15,6 +17,12 @@ BATCHNORM = norm_layer("batchnorm")
 
 def test_every_config_model_has_a_builder():
     assert set(MODEL_BUILDERS) == set(MODELS)
+
+
+def test_every_model_setting_names_the_model_that_reads_it():
+    """Without its owner, another model would take the setting and ignore it silently."""
+    settings = {f.name for f in dataclasses.fields(ModelConfig)} - {"name"}
+    assert settings == set(_MODEL_SETTINGS) and set(_MODEL_SETTINGS.values()) <= set(MODELS)
 
 
 def test_unknown_model_name_lists_the_names():

@@ -54,6 +54,18 @@ def test_norm_layer_builds_a_timm_norm_act_model_with_its_activations(name):
     model(torch.randn(8, 3, 32, 32)).sum().backward()
 
 
+def test_a_norm_added_after_the_first_norm_layer_call_reaches_timm_too(monkeypatch):
+    """A researcher's norm registered from a module of their own, once other models were built."""
+    efficientnet(norm_layer=norm_layer("ghostnorm", gm=2))
+
+    class LateNorm(GhostNorm):
+        pass
+
+    monkeypatch.setitem(NORM_LAYERS, "latenorm", LateNorm)
+    model = efficientnet(norm_layer=norm_layer("latenorm", gm=2))
+    assert {type(m).__name__ for m in model.modules() if hasattr(m, "act")} == {"LateNormAct"}
+
+
 def test_groupnorm_by_norm_layer_is_timms_group_norm_act_which_takes_no_gc():
     with pytest.raises(TypeError, match="gc"):
         efficientnet(norm_layer=norm_layer("groupnorm", **NOT_BUILT["groupnorm"]))
