@@ -269,6 +269,7 @@ def real_epoch(device: torch.device, data_dir: str | None, synthetic: bool, run_
         started = time.perf_counter()
         trainer._train_epoch(epoch)  # ends with the epoch's all-reduce and host sync
         times.append(time.perf_counter() - started)
+        print(f"epoch {epoch}: {times[-1]:.2f} s", file=sys.stderr, flush=True)  # in the log if time runs out
     images = trainer.steps_per_epoch * plan.per_device_batch
     epoch_seconds = statistics.median(times[1:])
     verdict = "met" if epoch_seconds <= EPOCH_TARGET else "NOT met"
