@@ -64,8 +64,8 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
         )
     if per_group < SMALLEST_PAPER_GROUP and not torch.compiler.is_compiling():  # dynamo cannot trace warn
         warnings.warn(  # the same words for every layer of a model, so that Python shows them once
-            f"{layer.partition('(')[0]}: gm={gm} normalises over {per_group} samples per group; the paper "
-            f"never goes below {SMALLEST_PAPER_GROUP}",
+            f"{layer.partition('(')[0]}: gm={gm} normalises over {per_group} sample{'s' * (per_group > 1)} "
+            f"per group; the paper never goes below {SMALLEST_PAPER_GROUP}",
             stacklevel=_caller_stacklevel(),
         )
 

@@ -26,9 +26,9 @@ def test_one_sample_per_group():
 
 def test_one_sample_of_several_values_per_group_is_normalised_as_batchnorm_would():
     x = torch.randn(2, 4, 3, 3)
-    with pytest.warns(UserWarning, match=r"gm=1 normalises over 1 samples per group"):
+    with pytest.warns(UserWarning, match=r"gm=1 normalises over 1 sample per group"):
         torch.testing.assert_close(GhostNorm(4, gm=1)(x[:1]), torch.nn.BatchNorm2d(4)(x[:1]))
-    with pytest.warns(UserWarning, match=r"gm=2 normalises over 1 samples per group"):
+    with pytest.warns(UserWarning, match=r"gm=2 normalises over 1 sample per group"):
         torch.testing.assert_close(GhostNorm(4, gm=2)(x), torch.nn.InstanceNorm2d(4)(x))
 
 
