@@ -507,8 +507,8 @@ class SeqNormTriton(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):  # apart from forward, as torch.func's transforms need
-        x, weight, *_, gc, gm, eps = inputs
-        ctx.hyper = (gc, gm, eps)
+        x, weight, *_ = inputs
+        ctx.hyper = inputs[-3:]  # (gc, gm, eps)
         _, ghost_mean, ghost_var, *row_and_group_stats = output
         ctx.save_for_backward(x, weight, *row_and_group_stats, ghost_mean, ghost_var)  # backward's order
         mark_statistics(ctx, *output[1:])
