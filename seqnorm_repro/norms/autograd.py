@@ -58,9 +58,10 @@ def hand_written_backward(reference: Reference):
 
 def _differentiable_backward(ctx, dy: Tensor, reference: Reference) -> tuple[Tensor | None, ...]:
     """The gradients of x, weight and bias as a graph of their own (in x, weight and dy), recomputing the
-    forward; by torch.func.vjp, which works under autograd and inside torch.func's transforms alike. The
-    bias is not saved, and no gradient depends on its value."""
+    forward; the bias is not saved, and no gradient depends on its value."""
     x, weight = ctx.saved_tensors[:2]
-    _, vjp = torch.func.vjp(lambda *args: reference(ctx, *args)[0], x, weight, torch.zeros_like(weight))
-    grads = vjp(dy)
+    inputs = [t if t.requires_grad else t.detach().requires_grad_() for t in (x, weight)]
+    inputs.append(torch.zeros_like(weight, requires_grad=True))
+    y = reference(ctx, *inputs)[0]
+    grads = torch.autograd.grad(y, inputs, dy, create_graph=True)
     return *grads, *(None,) * (len(ctx.needs_input_grad) - len(grads))

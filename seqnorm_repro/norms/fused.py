@@ -28,7 +28,7 @@ class _GhostNormFunction(torch.autograd.Function):
     """GhostNorm training forward and its hand-written backward (BatchNorm's, per ghost group)."""
 
     @staticmethod
-    def forward(x, weight, bias, gm, eps):
+    def forward(ctx, x, weight, bias, gm, eps):
         groups = _grouped(x, gm)
         count = groups.shape[1] * groups.shape[3]
         mean = groups.sum((1, 3), dtype=stats_dtype(x)) / count  # (gm, C)
@@ -40,14 +40,10 @@ class _GhostNormFunction(torch.autograd.Function):
             rows_affine(x, _per_row(mean, x), _per_row(scale, x), _per_row(bias, x), out=y)
         else:
             centred.mul_(_grouped_stat(scale)).add_(_grouped_stat(bias))
-        return y.to(x.dtype), mean, var
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # apart from forward, as torch.func's transforms need
-        x, weight, _, ctx.gm, ctx.eps = inputs
-        _, mean, var = output
         ctx.save_for_backward(x, weight, mean, var)
+        ctx.gm, ctx.eps = gm, eps
         mark_statistics(ctx, mean, var)
+        return y.to(x.dtype), mean, var
 
     @staticmethod
     @hand_written_backward(ghost_reference)
@@ -152,7 +148,7 @@ def seq_norm_fused(
     # fp32 parameters for the fp32 GroupNorm output below, also when a model cast to half holds fp16 ones
     weight, bias = (p.to(stats_dtype(x)) for p in affine_params(x, weight, bias))
     if x.dtype == stats_dtype(x) and has_rows(dense_x := dense(x)):
-        return SeqNormFunction.apply(dense_x, weight, bias, gc, gm, eps)[:3]
+        return SeqNormFunction.apply(dense_x, weight, bias, gc, gm, eps)
     grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)
     y, mean, var = ghost_norm_fused(grouped, gm, weight, bias, eps)
     return y.to(x.dtype), mean, var

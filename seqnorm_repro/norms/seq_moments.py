@@ -71,7 +71,7 @@ class SeqNormFunction(torch.autograd.Function):
     """SeqNorm training forward and backward for (M, C, S > 1) fp32/fp64 inputs that `rows.has_rows` takes."""
 
     @staticmethod
-    def forward(x, weight, bias, gc, gm, eps):
+    def forward(ctx, x, weight, bias, gc, gm, eps):
         flat = x.view(x.shape[0], x.shape[1], -1)
         size = flat.shape[-1]
         mean = flat.sum(-1) / size
@@ -80,19 +80,15 @@ class SeqNormFunction(torch.autograd.Function):
         var = row_sum_of_squares(centred) / size
         coefficients = SeqCoefficients(mean, var, weight, bias, gc, gm, eps)
         rows_affine(x, mean, coefficients.slope, coefficients.shift, out=y)
+        ctx.save_for_backward(x, weight, bias, mean, var)
+        ctx.hyper = (gc, gm, eps)
         ghost_mean, ghost_var = coefficients.ghost_mean.squeeze(1), coefficients.ghost_var.squeeze(1)
-        return y, ghost_mean, ghost_var, mean, var  # the rows' moments for backward
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # apart from forward, as torch.func's transforms need
-        x, weight, bias, *ctx.hyper = inputs
-        _, *statistics = output
-        ctx.save_for_backward(x, weight, bias, *statistics[2:])
-        mark_statistics(ctx, *statistics)
+        mark_statistics(ctx, ghost_mean, ghost_var)
+        return y, ghost_mean, ghost_var
 
     @staticmethod
     @hand_written_backward(seq_reference)
-    def backward(ctx, dy, *_statistics_grads):
+    def backward(ctx, dy, _grad_mean, _grad_var):
         x, weight, bias, mean, var = ctx.saved_tensors
         coefficients = SeqCoefficients(mean, var, weight, bias, *ctx.hyper)
         slope = coefficients.slope

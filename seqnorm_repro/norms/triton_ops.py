@@ -351,15 +351,12 @@ class GhostNormTriton(torch.autograd.Function):
     """GhostNorm's two operators as one autograd node."""
 
     @staticmethod
-    def forward(x, weight, bias, running_mean, running_var, factor, gm, eps):
-        return _ghost_norm(x, weight, bias, running_mean, running_var, factor, gm, eps)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # apart from forward, as torch.func's transforms need
-        x, weight, *_, ctx.gm, ctx.eps = inputs
-        _, mean, var = output
+    def forward(ctx, x, weight, bias, running_mean, running_var, factor, gm, eps):
+        y, mean, var = _ghost_norm(x, weight, bias, running_mean, running_var, factor, gm, eps)
         ctx.save_for_backward(x, weight, mean, var)
+        ctx.gm, ctx.eps = gm, eps
         mark_statistics(ctx, mean, var)
+        return y, mean, var
 
     @staticmethod
     @hand_written_backward(ghost_reference)
@@ -502,16 +499,13 @@ class SeqNormTriton(torch.autograd.Function):
     """SeqNorm's two operators as one autograd node; only y is differentiable."""
 
     @staticmethod
-    def forward(x, weight, bias, running_mean, running_var, factor, gc, gm, eps):
-        return _seq_norm(x, weight, bias, running_mean, running_var, factor, gc, gm, eps)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # apart from forward, as torch.func's transforms need
-        x, weight, *_ = inputs
-        ctx.hyper = inputs[-3:]  # (gc, gm, eps)
-        _, ghost_mean, ghost_var, *row_and_group_stats = output
+    def forward(ctx, x, weight, bias, running_mean, running_var, factor, gc, gm, eps):
+        outputs = _seq_norm(x, weight, bias, running_mean, running_var, factor, gc, gm, eps)
+        _, ghost_mean, ghost_var, *row_and_group_stats = outputs
         ctx.save_for_backward(x, weight, *row_and_group_stats, ghost_mean, ghost_var)  # backward's order
-        mark_statistics(ctx, *output[1:])
+        ctx.hyper = (gc, gm, eps)
+        mark_statistics(ctx, *outputs[1:])
+        return outputs
 
     @staticmethod
     @hand_written_backward(seq_reference)

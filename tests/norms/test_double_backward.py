@@ -1,12 +1,10 @@
 """Double backward (gradient penalties, Hessian-vector products): the fast paths' hand-written backwards
 take the batch statistics as constants, so under create_graph=True they hand over to autograd through the
-reference, and second derivatives match nn.BatchNorm2d's and the reference's. torch.func's reverse-mode
-transforms take the fast paths too."""
+reference, and second derivatives match nn.BatchNorm2d's and the reference's."""
 
 import pytest
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jacrev
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm
 from seqnorm_repro.norms.fused import ghost_norm_fused, seq_norm_fused
@@ -61,25 +59,3 @@ def test_gradgradcheck(norm):
         torch.randn(*shape, dtype=torch.float64, requires_grad=True) for shape in ((8, 4, 2, 2), (4,), (4,))
     ]
     assert torch.autograd.gradgradcheck(norm, inputs)
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda impl: GhostNorm(4, gm=2, impl=impl, track_running_stats=False),
-        lambda impl: SeqNorm(4, gc=2, gm=2, impl=impl, track_running_stats=False),
-    ],
-)
-def test_torch_func_grad_and_jacrev_match_the_reference(make):
-    """Meta-learning style: functional_call with parameters passed in, differentiated by torch.func."""
-    x = _input((8, 4, 3, 3))
-    results = []
-    for impl in ("fused", "reference"):
-        layer = make(impl).double()
-        params = dict(layer.named_parameters())
-        loss = lambda params, x, layer=layer: functional_call(layer, params, (x,)).pow(3).sum()  # noqa: E731
-        results.append(
-            [*grad(loss)(params, x).values(), grad(loss, argnums=1)(params, x), jacrev(layer)(x[:, :, 0, 0])]
-        )
-    for fused, reference in zip(*results, strict=True):
-        torch.testing.assert_close(fused, reference)

@@ -177,24 +177,6 @@ def test_double_backward_is_the_references(make):
         torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda impl: GhostNorm(6, gm=2, impl=impl, track_running_stats=False),
-        lambda impl: SeqNorm(6, gc=3, gm=2, impl=impl, track_running_stats=False),
-    ],
-)
-def test_torch_func_grad_is_the_references(make):
-    x, results = _inputs((8, 6, 2, 3), "channels_last")[0], []
-    for impl in ("triton", "reference"):
-        layer = make(impl).double().to(DEVICE)
-        params = dict(layer.named_parameters())
-        loss = lambda params, layer=layer: torch.func.functional_call(layer, params, (x,)).pow(3).sum()  # noqa: E731
-        results.append(torch.func.grad(loss)(params))
-    for name, gradient in results[1].items():
-        torch.testing.assert_close(results[0][name], gradient, rtol=1e-10, atol=1e-10)
-
-
 @pytest.mark.parametrize("momentum", [0.1, None])  # None: the cumulative average, factor 1 / steps
 @pytest.mark.parametrize(
     ("make", "dtype", "layout"),
