@@ -1,13 +1,16 @@
 """Double backward (gradient penalties, Hessian-vector products): the fast paths' hand-written backwards
 take the batch statistics as constants, so under create_graph=True they hand over to autograd through the
-reference, and second derivatives match nn.BatchNorm2d's and the reference's."""
+reference, and second derivatives match nn.BatchNorm2d's and the reference's. torch.func takes the
+reference impl."""
 
 import pytest
 import torch
 from torch import nn
 
 from seqnorm_repro.norms import GhostNorm, SeqNorm
-from seqnorm_repro.norms.fused import ghost_norm_fused, seq_norm_fused
+from seqnorm_repro.norms.fused import _GhostNormFunction, ghost_norm_fused, seq_norm_fused
+from seqnorm_repro.norms.seq_moments import SeqNormFunction
+from seqnorm_repro.norms.triton_ops import GhostNormTriton, SeqNormTriton
 
 SHAPES = [(8, 4), (8, 4, 3, 3), "channels_last"]
 
@@ -59,3 +62,23 @@ def test_gradgradcheck(norm):
         torch.randn(*shape, dtype=torch.float64, requires_grad=True) for shape in ((8, 4, 2, 2), (4,), (4,))
     ]
     assert torch.autograd.gradgradcheck(norm, inputs)
+
+
+def test_torch_func_takes_the_reference_impl():
+    """The documented way to torch.func; its gradients are the fused autograd path's."""
+    layer, x = GhostNorm(4, gm=2, track_running_stats=False).double(), _input((8, 4, 3, 3))
+    params = dict(layer.named_parameters())
+    layer.impl = "reference"
+    loss = lambda params: torch.func.functional_call(layer, params, (x,)).pow(3).sum()  # noqa: E731
+    func_grads = torch.func.grad(loss)(params)
+    layer.impl = "fused"
+    layer(x).pow(3).sum().backward()
+    for name, parameter in params.items():
+        torch.testing.assert_close(func_grads[name], parameter.grad)
+
+
+@pytest.mark.parametrize("function", [_GhostNormFunction, SeqNormFunction, GhostNormTriton, SeqNormTriton])
+def test_the_fast_functions_set_up_their_context_in_forward(function):
+    """A setup_context staticmethod (torch.func's requirement) makes torch bind every call's arguments by
+    inspect.signature: about 45 us of host time per layer call (benchmarks/host_overhead.py)."""
+    assert function.setup_context is torch.autograd.Function.setup_context
