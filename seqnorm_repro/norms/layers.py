@@ -243,7 +243,12 @@ class _GhostBase(_RunningStatsNorm):
 
 
 class GhostNorm(_GhostBase):
-    """BatchNorm over each of gm contiguous chunks of the batch (Figure 4); gm=1 is BatchNorm."""
+    """BatchNorm over each of gm contiguous chunks of the batch (Figure 4); gm=1 is BatchNorm.
+
+    GhostNorm(num_features, gm, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+    device=None, dtype=None, *, impl="auto", bias=True): nn.BatchNorm2d's arguments after gm, and
+    impl = "auto" | "triton" | "fused" | "reference" (README, "Implementations").
+    """
 
     def _normalise(self, x: Tensor, impl: str, *running) -> tuple[Tensor, Tensor, Tensor]:
         return _implementation("ghost", impl)(x, self.gm, self.weight, self.bias, self.eps, *running)
@@ -253,7 +258,11 @@ class GhostNorm(_GhostBase):
 
 
 class SeqNorm(_GhostBase):
-    """GroupNorm with gc groups and no affine, then GhostNorm with gm groups and the one affine."""
+    """GroupNorm with gc groups and no affine, then GhostNorm with gm groups and the one affine.
+
+    SeqNorm(num_features, gc, gm, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+    device=None, dtype=None, *, impl="auto", bias=True), as GhostNorm with gc first.
+    """
 
     def __init__(self, num_features: int, gc: int, gm: int, *args, **kwargs) -> None:
         check_positive_int(f"SeqNorm({num_features})", "gc", gc)
