@@ -54,8 +54,6 @@ class LossLandscapeProbe(Callback):
 
     # ------------------------------------------------------------ hooks
     def before_step(self, trainer: Trainer, inputs: Tensor, targets: Tensor) -> None:
-        # the first update of an epoch sees the weights the previous epoch ended with
-        self._record_test_error_once_per_epoch(trainer)
         if trainer.state.step % self.cfg.every:
             return
         scales = [float(s) for s in self.cfg.step_sizes]
@@ -75,8 +73,12 @@ class LossLandscapeProbe(Callback):
         etas = [s * lr for s in scales] if self.cfg.mode == "schedule" else scales
         self.records.add(trainer.state.step, lr, etas, losses)
 
-    def on_fit_end(self, trainer: Trainer) -> dict[str, Any]:
+    def on_epoch_end(self, trainer: Trainer) -> None:
+        """The test error of the weights and running statistics the epoch ended with (the next epoch's
+        first forward pass would move the statistics)."""
         self._record_test_error_once_per_epoch(trainer)
+
+    def on_fit_end(self, trainer: Trainer) -> dict[str, Any]:
         if trainer.env.is_main:  # several processes: rank 0 alone writes run files
             self.records.save(trainer.run_dir / RECORDS_FILE)
         return self.records.summary()

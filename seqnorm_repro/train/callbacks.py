@@ -13,9 +13,13 @@ if TYPE_CHECKING:
 class Callback:
     """No-op base. The trainer calls `before_step` once per optimizer step, after the gradients are
     final (accumulated, unscaled, clipped) and before the optimizer uses them, with the step's last
-    micro-batch; `on_fit_end` may add keys to results.json. The state travels in checkpoints."""
+    micro-batch; `on_epoch_end` after each epoch's training and validation, on every process, before
+    the checkpoint; `on_fit_end` may add keys to results.json. The state travels in checkpoints."""
 
     def before_step(self, trainer: Trainer, inputs: Tensor, targets: Tensor) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Trainer) -> None:
         pass
 
     def on_fit_end(self, trainer: Trainer) -> dict[str, Any]:

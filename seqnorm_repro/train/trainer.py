@@ -221,6 +221,8 @@ class Trainer:
         state = self.state
         state.epoch, state.wall_seconds = epoch + 1, state.wall_seconds + seconds
         state.history.append(row)
+        for callback in self.callbacks:  # before the checkpoint, which holds their state
+            callback.on_epoch_end(self)
         improved = "val_acc" in row and (state.best_val_acc is None or row["val_acc"] > state.best_val_acc)
         if improved:
             state.best_val_acc, state.best_epoch = row["val_acc"], epoch + 1

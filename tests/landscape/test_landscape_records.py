@@ -48,3 +48,12 @@ def test_a_diverged_probe_tops_the_band_and_is_counted():
     np.testing.assert_array_equal(data["max"], [2.0, np.inf, np.inf])
     summary = records.summary()
     assert summary["landscape_nonfinite"] == 2 and summary["landscape_gap_mean"] == 1.5
+
+
+def test_each_epochs_test_error_is_of_the_weights_and_statistics_it_ended_with(tmp_path, probe_config):
+    """Not measured at the next epoch's first update, whose forward pass has moved BatchNorm's statistics."""
+    one_epoch = tmp_path / "one"
+    run(probe_config(one_epoch, ["norm=batchnorm", "trainer.epochs=1"]))  # the same first epoch, then tested
+    run(probe_config(tmp_path / "two", ["norm=batchnorm"]))
+    error_after_one = 1 - json.loads((one_epoch / "results.json").read_text())["test_acc"]["test"]
+    assert load_records(tmp_path / "two" / "landscape.npz")["test_error"][0] == error_after_one
