@@ -41,7 +41,7 @@ from seqnorm_repro.reproduce.targets import (
 )
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import atomic_write_text, write_json
-from seqnorm_repro.train.interrupt import exit_code
+from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
 
 TARGETS = {
     "table1": lambda: (table1(),),
@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     for target, extra in zip(targets, extras, strict=True):
         if not args.aggregate_only:
             try:
-                run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
+                with sigterm_raises():
+                    run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
             except KeyboardInterrupt as err:
                 print(
                     f"interrupted: completed runs under {args.runs} are kept and an interrupted one resumes "

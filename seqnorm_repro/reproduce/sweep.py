@@ -22,6 +22,7 @@ from seqnorm_repro.config import compose_config
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import read_json, record_mismatch
+from seqnorm_repro.train.interrupt import Terminated
 
 log = logging.getLogger(__name__)
 INTERRUPT_GRACE_S = 30
@@ -125,11 +126,15 @@ def _row_commands(
 
 def run_row_command(command: list[str]) -> int:
     """Run a row's command; on Ctrl-C, which a terminal sends to it as well, give it time to mark its run
-    interrupted (subprocess.run would kill it after a quarter of a second), then stop it with SIGTERM."""
+    interrupted (subprocess.run would kill it after a quarter of a second), then stop it with SIGTERM. A
+    SIGTERM sent to this process alone (`kill`, a job's time limit; under `sigterm_raises`) is passed on
+    at once, so that no run goes on training without it."""
     with subprocess.Popen(command, cwd=REPO_ROOT) as child:
         try:
             return child.wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            if isinstance(err, Terminated):
+                child.terminate()
             try:
                 child.wait(timeout=INTERRUPT_GRACE_S)
             except subprocess.TimeoutExpired:
