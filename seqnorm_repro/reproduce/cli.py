@@ -42,6 +42,7 @@ from seqnorm_repro.reproduce.targets import (
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import atomic_write_text, write_json
 from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
+from seqnorm_repro.train.norm_groups import plan_norm
 
 TARGETS = {
     "table1": lambda: (table1(),),
@@ -78,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
     targets = TARGETS[args.target]()
+    for target in targets:
+        if clashes := _row_settings_replaced(target, args.overrides):
+            print(
+                f"error: {target.name}: {' '.join(clashes)} would replace a setting its rows make "
+                "themselves, and the table would give the paper's label and numbers to runs of another "
+                "config; sweep other settings with `python train.py -m`, or pass only settings the rows "
+                "leave alone",
+                file=sys.stderr,
+            )
+            return 2
     extras = [
         (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
         for target in targets
@@ -86,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         for target, extra in zip(targets, extras, strict=True):  # every target's, before any run starts
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
-            if error := _cannot_start(target, args.scale, extra, check_data=args.launcher != "slurm"):
+            processes = args.nproc if args.launcher == "torchrun" else 1
+            if error := _cannot_start(target, args.scale, extra, args.launcher != "slurm", processes):
                 print(f"error: {target.name}: {error}", file=sys.stderr)
                 return 2
     unfinished = 0
@@ -114,13 +126,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cannot_start(target: Target, scale: str, extra: tuple[str, ...], check_data: bool) -> str | None:
-    """Why no run of `target` could start, in one line: a bad override, or a missing dataset (found, or
-    downloaded, once here rather than failing in every run). The data check is left out under SLURM,
-    where the data may live where the jobs run."""
-    overrides = [*row_overrides(target, scale, target.rows[0], extra), "paths.output_dir=."]
+def _row_settings_replaced(target: Target, overrides: list[str]) -> list[str]:
+    """The command-line overrides of a setting that some row of `target` (or the sweep: the seed) sets."""
+    key = lambda override: override.partition("=")[0].lstrip("+~")  # noqa: E731
+    set_by_rows = {key(o) for row in target.rows for o in row.overrides} | {"seed"}
+    as_rows_name = {"norm.name": "norm", "norm.gm": "gm", "norm.gc": "gc"}
+    return [o for o in overrides if as_rows_name.get(key(o), key(o)) in set_by_rows]
+
+
+def _cannot_start(
+    target: Target, scale: str, extra: tuple[str, ...], check_data: bool, processes: int
+) -> str | None:
+    """Why no run of `target` could start, in one line: a bad override, a row whose normalisation groups
+    the per-device batch of `processes` processes cannot hold, or a missing dataset (found, or downloaded,
+    once here rather than failing in every run). The data check is left out under SLURM, where the data
+    may live where the jobs run."""
+    rows = target.rows if processes > 1 else target.rows[:1]  # group sizes vary with the row's norm
     try:
-        cfg = validate(compose_config(overrides))
+        for row in rows:
+            cfg = validate(compose_config([*row_overrides(target, scale, row, extra), "paths.output_dir=."]))
+            plan_norm(cfg, processes)
         if check_data:
             with contextlib.chdir(REPO_ROOT):  # where the runs resolve a relative paths.data_dir
                 find_dataset(cfg.dataset, cfg.paths)

@@ -73,6 +73,9 @@ def test_a_missing_dataset_stops_a_target_before_any_run_in_one_line(tmp_path, m
     [
         ("trainer.epochs=-1", "trainer.epochs=-1 must be >= 1"),
         ("+trainer.foo=1", "trainer.foo: no such setting"),
+        ("gm=2", "gm=2 would replace a setting its rows make themselves"),  # the GM=8 row would train gm=2
+        ("norm.gc=3", "norm.gc=3 would replace"),
+        ("seed=5", "seed=5 would replace"),  # --seeds sets them
     ],
 )
 def test_a_bad_override_stops_a_target_before_any_run_in_one_line(
@@ -85,6 +88,16 @@ def test_a_bad_override_stops_a_target_before_any_run_in_one_line(
         message = capsys.readouterr().err
         assert message.startswith("error: table1: ") and error in message, message
         assert message.count("\n") == 1, message
+
+
+def test_rows_whose_groups_the_torchrun_processes_cannot_hold_stop_before_any_run(
+    tmp_path, monkeypatch, capsys
+):
+    """Smoke scale's batch of 64 keeps the paper's 64-sample BatchNorm on one process, not on two."""
+    monkeypatch.setattr(cli, "run_target", _no_run)
+    args = ["table2", "--scale", "smoke", "--launcher", "torchrun", "--nproc", "2", "--runs", str(tmp_path)]
+    assert cli.main(args) == 2
+    assert "cannot be split into groups of the paper's 64 samples" in capsys.readouterr().err
 
 
 def test_table2_stops_on_missing_imagenet_before_training_cifar10(tmp_path, monkeypatch, capsys):
