@@ -340,6 +340,11 @@ def compose_config(overrides: Sequence[str]) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
+def override_key(override: str) -> str:
+    """The setting a command-line override names: `+norm.eps=1e-3` -> `norm.eps`."""
+    return override.partition("=")[0].lstrip("+~")
+
+
 def _require_known_keys(cfg: DictConfig) -> None:
     """`+group.key=value` adds a key the schema lacks (Hydra allows it), which nothing would read."""
     defaults = Config()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from hydra.errors import HydraException
 
-from seqnorm_repro.config import ConfigError, compose_config, validate
+from seqnorm_repro.config import ConfigError, compose_config, override_key, validate
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.data.build import find_dataset
 from seqnorm_repro.reproduce import aggregate, example, tuning
@@ -128,10 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _row_settings_replaced(target: Target, overrides: list[str]) -> list[str]:
     """The command-line overrides of a setting that some row of `target` (or the sweep: the seed) sets."""
-    key = lambda override: override.partition("=")[0].lstrip("+~")  # noqa: E731
-    set_by_rows = {key(o) for row in target.rows for o in row.overrides} | {"seed"}
+    set_by_rows = {override_key(o) for row in target.rows for o in row.overrides} | {"seed"}
     as_rows_name = {"norm.name": "norm", "norm.gm": "gm", "norm.gc": "gc"}
-    return [o for o in overrides if as_rows_name.get(key(o), key(o)) in set_by_rows]
+    return [o for o in overrides if as_rows_name.get(override_key(o), override_key(o)) in set_by_rows]
 
 
 def _cannot_start(

@@ -16,7 +16,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seqnorm_repro.config import Config, ConfigError, LoggerConfig, settings_the_run_reads, validate
+from seqnorm_repro.config import (
+    Config,
+    ConfigError,
+    LoggerConfig,
+    override_key,
+    settings_the_run_reads,
+    validate,
+)
 from seqnorm_repro.data import build_data
 from seqnorm_repro.data.stats import IMAGE_SHAPES
 from seqnorm_repro.errors import one_line
@@ -68,7 +75,7 @@ def _warn_unread_groups(cfg: Config) -> None:
     config); a sweep over norms hands them to every job, so this warns rather than fails."""
     if not HydraConfig.initialized():
         return
-    given = {override.partition("=")[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
+    given = {override_key(override) for override in HydraConfig.get().overrides.task}
     for key in ("gm", "gc"):
         if key in given and getattr(cfg.norm, key) is None:
             log.warning("%s=%d is ignored: norm=%s takes no %s", key, getattr(cfg, key), cfg.norm.name, key)
