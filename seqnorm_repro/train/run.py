@@ -38,6 +38,7 @@ from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.distributed import DistEnv, broadcast_object, init_distributed, launch_env, shutdown
 from seqnorm_repro.train.norm_groups import NormPlan, norm_groups_record, plan_norm, samples_per_group
 from seqnorm_repro.train.resume import check_same_groups, checkpoint_to_resume, completed_before
+from seqnorm_repro.train.schedules import phase_epochs
 from seqnorm_repro.train.sync_batchnorm import synchronise_batchnorm
 from seqnorm_repro.train.trainer import RunContext, Trainer
 
@@ -90,8 +91,7 @@ def _warn_schedule_outlasts_run(cfg: Config) -> None:
     """A schedule whose warmup (and one cycle's cooldown) take more epochs than the run has, as a paper
     preset shortened with trainer.epochs, ends before its learning rate comes back down."""
     schedule = cfg.schedule
-    phases = schedule.warmup_epochs + (schedule.cooldown_epochs if schedule.name == "onecycle" else 0)
-    if schedule.name in ("warmup_cosine", "onecycle") and phases > cfg.trainer.epochs:
+    if (phases := phase_epochs(schedule)) > cfg.trainer.epochs:
         log.warning(
             "schedule=%s takes %g epochs to warm up%s, more than trainer.epochs=%d: the run ends before its "
             "learning rate comes back down; set trainer.epochs >= %g or shorten the schedule's phases",

@@ -32,6 +32,13 @@ def lr_factor(schedule: ScheduleConfig, step: int, steps_per_epoch: int, total_s
     raise ValueError(f"schedule.name={schedule.name!r} is unknown")
 
 
+def phase_epochs(schedule: ScheduleConfig) -> float:
+    """The epochs `lr_factor` spends in warmup (and one cycle's cooldown) before its final decay."""
+    if schedule.name == "onecycle":
+        return schedule.warmup_epochs + schedule.cooldown_epochs
+    return schedule.warmup_epochs if schedule.name == "warmup_cosine" else 0.0
+
+
 def _linear(start: float, end: float, progress: float) -> float:
     return start + (end - start) * progress
 
