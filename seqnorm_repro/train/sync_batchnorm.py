@@ -38,8 +38,10 @@ class AllReduceBatchNorm(BatchNorm):
         centred = x - mean.view(shape)
         var = dist_fn.all_reduce(centred.square().sum(dims)) / n  # centred: never E[x^2] - mean^2
         y = centred * torch.rsqrt(var + self.eps).view(shape)
-        if self.affine:
-            y = y * self.weight.view(shape) + self.bias.view(shape)
+        if self.weight is not None:
+            y = y * self.weight.view(shape)
+        if self.bias is not None:  # BatchNorm(..., bias=False) has a weight alone
+            y = y + self.bias.view(shape)
         if self.track_running_stats:
             self._update(mean.detach(), (var * n / (n - 1)).detach())
         return y

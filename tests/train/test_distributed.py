@@ -177,6 +177,20 @@ def test_all_reduce_batchnorm_takes_autocasts_low_precision_inputs(dtype, tmp_pa
         dist.destroy_process_group()
 
 
+def test_all_reduce_batchnorm_without_bias_equals_batchnorms(tmp_path):
+    """convert_norm keeps bias=False, so trainer.sync_bn on CPU meets BatchNorms with a weight alone."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        x = torch.randn(16, 4, 5, 5) * 2 + 3
+        synced, plain = AllReduceBatchNorm(4, bias=False), nn.BatchNorm2d(4, bias=False)
+        with torch.no_grad():
+            plain.weight.copy_(synced.weight.uniform_())
+        torch.testing.assert_close(synced(x), plain(x))
+        torch.testing.assert_close(synced.running_var, plain.running_var)
+    finally:
+        dist.destroy_process_group()
+
+
 def _evaluate_state_of(rank: int, init_file: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     try:
