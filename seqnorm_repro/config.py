@@ -15,6 +15,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
@@ -360,6 +361,17 @@ def _require_known_keys(cfg: DictConfig) -> None:
     )
 
 
+def _require_run_dir(cfg: DictConfig) -> None:
+    """paths.output_dir defaults to the run directory that `python train.py` makes; outside it (Hydra's
+    compose API, a notebook) it must be given."""
+    output_dir = OmegaConf.to_container(cfg.paths, resolve=False).get("output_dir")
+    _require(
+        HydraConfig.initialized() or "${hydra:" not in str(output_dir),
+        f"paths.output_dir={output_dir} is the run directory that `python train.py` makes; composed "
+        "outside it, add the override paths.output_dir=<run dir>",
+    )
+
+
 def validate(cfg: DictConfig) -> Config:
     """Resolve `cfg` into typed dataclasses (running their range checks), then the cross-field rules.
 
@@ -368,6 +380,7 @@ def validate(cfg: DictConfig) -> Config:
     and those that need the model (gc divides its channels) `train.run._check_model_builds`'s.
     """
     _require_known_keys(cfg)
+    _require_run_dir(cfg)
     try:
         typed: Config = OmegaConf.to_object(cfg)
     except ValueError as err:  # a __post_init__ check; OmegaConf wraps it with its own context

@@ -31,6 +31,7 @@ from seqnorm_repro.train.distributed import DistEnv, all_reduce_sum, broadcast_b
 from seqnorm_repro.train.optim import base_lr, build_optimizer
 from seqnorm_repro.train.resume import last_checkpoint
 from seqnorm_repro.train.schedules import lr_factor
+from seqnorm_repro.train.trained_model import model_build
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ class Trainer:
             "config": self.context.config,
             "config_hash": self.context.config_hash,
             "samples_per_group": self.context.norm_groups.get("samples_per_group"),
+            "model_build": model_build(
+                self.context.norm_groups, self.data.num_classes, self.data.input_shape
+            ),
         }
 
     def resume_from(self, checkpoint: dict[str, Any]) -> None:

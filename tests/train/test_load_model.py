@@ -1,0 +1,60 @@
+"""`load_model(run_dir)` gives back the network a run trained, and a notebook can train through `run`."""
+
+import pytest
+import torch
+
+from seqnorm_repro.config import ConfigError, compose_config, validate
+from seqnorm_repro.data import build_data
+from seqnorm_repro.norms import SeqNorm
+from seqnorm_repro.tracking.run_files import read_json
+from seqnorm_repro.train import load_model, run
+from seqnorm_repro.train.checkpoint import CheckpointError
+
+NOTEBOOK_RUN = ["norm=seqnorm", "gc=2", "gm=4", "logger=none", "trainer.progress=false", "trainer.epochs=1"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A SeqNorm run trained as a notebook would: compose_config, then run."""
+    run_dir = tmp_path_factory.mktemp("notebook_run")
+    run(compose_config([*NOTEBOOK_RUN, "trainer.limit_train_batches=3", f"paths.output_dir={run_dir}"]))
+    return run_dir
+
+
+def test_loaded_model_scores_the_recorded_test_accuracy(trained):
+    model = load_model(trained)
+    assert not model.training
+    assert [m.gm for m in model.modules() if isinstance(m, SeqNorm)] == [4, 4]
+    config = read_json(trained / "results.json")["config"]
+    cfg = validate(compose_config([*NOTEBOOK_RUN, f"paths.output_dir={trained}"]))
+    test = build_data(
+        cfg.dataset, cfg.augment, cfg.paths, batch_size=64, eval_batch_size=500, seed=config["seed"]
+    ).tests["test"]
+    with torch.no_grad():
+        correct = sum((model(x).argmax(1) == y).sum().item() for x, y in test)
+    assert correct / len(test.dataset) == read_json(trained / "results.json")["test_acc"]["test"]
+
+
+def test_best_checkpoint_loads_by_its_path(trained):
+    best = load_model(trained / "checkpoints" / "best.pt")
+    last = load_model(trained)
+    for (name, a), b in zip(best.state_dict().items(), last.state_dict().values(), strict=True):
+        assert a.shape == b.shape, name
+
+
+def test_missing_corrupt_and_old_checkpoints_say_what_to_do(trained, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"checkpoints/last.pt does not exist: pass a run directory"):
+        load_model(tmp_path)
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"broken.pt is corrupt or unreadable .*the other checkpoint"):
+        load_model(tmp_path / "broken.pt")
+    old = torch.load(trained / "checkpoints" / "last.pt", weights_only=True)
+    del old["model_build"]
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match=r"old.pt was written before checkpoints recorded"):
+        load_model(tmp_path / "old.pt")
+
+
+def test_composed_config_without_a_run_directory_says_which_override_to_add():
+    with pytest.raises(ConfigError, match=r"add the override paths.output_dir=<run dir>"):
+        validate(compose_config(["logger=none"]))
