@@ -18,6 +18,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+# A new dataset: its name here and in data/stats.py (IMAGE_SHAPES, MEAN_STD), its loader in
+# data/build.load_source and find_dataset (torchvision's sets: data/torchvision_sets._SETS), and
+# conf/dataset/<name>.yaml.
 DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
 MODELS = ("simplenet", "resnet56", "wide_resnet", "resnet18", "timm")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
@@ -125,7 +128,9 @@ class ModelConfig:
 @dataclass
 class NormConfig:
     name: str = "batchnorm"  # see seqnorm_repro.norms.NORM_LAYERS
-    gm: int | None = None  # ghost groups per forward pass (ghostnorm, seqnorm, noisy_batchnorm)
+    # ghost groups per forward pass, or per paper_device_batch samples under a paper preset
+    # (train/norm_groups.plan_norm); read by ghostnorm, seqnorm, noisy_batchnorm
+    gm: int | None = None
     gc: int | None = None  # channel groups (seqnorm, groupnorm)
     noise_std: float | None = None  # noisy_batchnorm
     impl: str | None = None  # ghostnorm, seqnorm: auto | triton | fused | reference
@@ -242,7 +247,8 @@ class TrainerConfig:
     label_smoothing: float = 0.0
     deterministic: bool = False
     resume: str = "auto"  # auto: continue from checkpoints/last.pt in the run dir | never
-    limit_train_batches: int | None = None  # smoke runs: stop each epoch after this many steps
+    # smoke runs: stop each epoch after this many optimizer steps (each of trainer.accumulate_steps batches)
+    limit_train_batches: int | None = None
     limit_eval_batches: int | None = None
     progress: bool = True  # tqdm bars on a terminal
     sync_bn: bool = False  # BatchNorm over the global batch of all processes (SyncBatchNorm)

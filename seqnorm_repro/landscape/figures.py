@@ -20,13 +20,13 @@ from typing import Any
 from seqnorm_repro.config import ConfigError, DatasetConfig, PathsConfig, compose_config
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.landscape.records import RECORDS_FILE, load_records
+from seqnorm_repro.reproduce.scales import SCALES
 from seqnorm_repro.tracking.provenance import git_commit, hardware, utc_now
 from seqnorm_repro.tracking.run_files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
 FIGURES = ("figure2", "figure3", "figure6", "figure7")
-SCALES = ("paper", "smoke")
 MNIST_EPOCHS_MNIST5K = 15  # mnist5k: 4,000 training digits, 7 updates of 512 per epoch -> 105 updates
 PAPER_BATCH = 512  # both landscape setups (A.2)
 SMOKE_BATCH = 16  # smoke runs keep the paper's samples per group: gm scales with the batch

@@ -15,7 +15,9 @@ from torch import Tensor
 from seqnorm_repro.tracking.run_files import atomic_replace
 
 RECORDS_FILE = "landscape.npz"
-LAST_FRACTION = 0.25  # the summary's "late training": the last quarter of the probed steps
+# the summary's "late training": the last quarter of the probed steps (the key landscape_gap_last25 and
+# the figures' captions name it)
+LAST_FRACTION = 0.25
 
 
 @dataclass

@@ -58,7 +58,7 @@ def hand_written_backward(reference: Reference):
 
 def _differentiable_backward(ctx, dy: Tensor, reference: Reference) -> tuple[Tensor | None, ...]:
     """The gradients of x, weight and bias as a graph of their own (in x, weight and dy), recomputing the
-    forward; the bias is not saved, and no gradient depends on its value."""
+    forward with a zero bias, as no gradient depends on the bias's value."""
     x, weight = ctx.saved_tensors[:2]
     inputs = [t if t.requires_grad else t.detach().requires_grad_() for t in (x, weight)]
     inputs.append(torch.zeros_like(weight, requires_grad=True))

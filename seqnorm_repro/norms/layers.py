@@ -46,9 +46,9 @@ def _implementation(layer: str, impl: str):
     if impl != "triton":
         return _TORCH_IMPLS[layer, impl]
     _require_triton()
-    from seqnorm_repro.norms import triton_ops
+    from seqnorm_repro.norms.triton_ops import ghost_norm_triton, seq_norm_triton
 
-    return getattr(triton_ops, f"{layer}_norm_triton")
+    return {"ghost": ghost_norm_triton, "seq": seq_norm_triton}[layer]
 
 
 def _require_triton() -> None:
@@ -99,7 +99,12 @@ class NoNorm(nn.Identity):
 
 
 class _RunningStatsNorm(nn.Module):
-    """BatchNorm's affine parameters, running statistics and state_dict layout, without `_BatchNorm`."""
+    """BatchNorm's affine parameters, running statistics and state_dict layout, without `_BatchNorm`.
+
+    A subclass's forward (`_GhostBase._train_norm` is one): without `_uses_batch_stats()`, return
+    `_eval_norm(x)`; else take `factor = _momentum_factor()` first (momentum=None counts this batch),
+    then `_update_running_stats(mean, var, unbias, factor)`, then `num_batches_tracked.add_(1)`.
+    """
 
     _version = 2  # as _BatchNorm: num_batches_tracked exists from version 2 on
 
@@ -225,8 +230,8 @@ class _GhostBase(_RunningStatsNorm):
 
     def _impl_for(self, x: Tensor) -> str:
         """`auto` is the Triton kernels on CUDA tensors (where triton is installed), the fused torch ops
-        elsewhere; under torch.compile, a channels_last CPU input takes the Figure 4 ops, which Inductor fuses
-        (the fused path writes into strided views through out=, which dynamo cannot trace)."""
+        elsewhere; under torch.compile, a non-contiguous input (channels_last) takes the Figure 4 ops, which
+        Inductor fuses (the fused path writes into strided views through out=, which dynamo cannot trace)."""
         if self.impl != "auto":
             return self.impl
         if x.is_cuda and HAS_TRITON:

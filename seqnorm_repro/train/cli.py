@@ -1,6 +1,6 @@
 """`seqnorm-train` and `python train.py`: compose conf/ with Hydra and train.
 
-python train.py                                   # SimpleNet on mnist5k, CPU, about 40 s
+python train.py                                   # SimpleNet on mnist5k, CPU, under a minute
 python train.py norm=seqnorm gc=4 gm=8
 python train.py -m norm=ghostnorm gm=2,4,8,16 seed=0,1
 torchrun --nproc_per_node=8 train.py experiment=cifar100_wrn28_10 norm=seqnorm gc=4 gm=8

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from seqnorm_repro.config import (
     Config,
@@ -24,7 +24,7 @@ from seqnorm_repro.config import (
     settings_the_run_reads,
     validate,
 )
-from seqnorm_repro.data import build_data
+from seqnorm_repro.data import DataBundle, build_data
 from seqnorm_repro.data.stats import IMAGE_SHAPES
 from seqnorm_repro.errors import one_line
 from seqnorm_repro.models import build_model
@@ -52,12 +52,12 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
 
     Bad config values raise ConfigError before any data loads. A run directory whose results.json
     says completed with the same config (`run_files.record_mismatch`) is not trained again.
-    `max_epochs` stops this call after that many epochs (a preemptible job's slice); calling again
-    resumes.
+    `max_epochs` stops this call after that many more epochs (a notebook's slice of a run), leaving
+    results.json's status `incomplete`; calling again resumes.
     """
     typed = validate(cfg)
     if launch_env().is_main:
-        _warn_unread_groups(typed)
+        _warn_unread_gm_gc(typed)
         _warn_schedule_outlasts_run(typed)
     plan = plan_norm(typed, launch_env().world_size)
     _check_model_builds(typed, plan)
@@ -70,7 +70,7 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
         shutdown()
 
 
-def _warn_unread_groups(cfg: Config) -> None:
+def _warn_unread_gm_gc(cfg: Config) -> None:
     """A command-line gm or gc that the chosen norm does not read (`norm=batchnorm gm=8`), or that a
     norm.gm or norm.gc beside it overrides, would be dropped silently (and still show in the logged
     config); a sweep over norms hands them to every job, so this warns rather than fails."""
@@ -115,7 +115,7 @@ def _run(
                 restore_hydra_record()  # Hydra rewrote it for this command, which trains nothing
             return _objective(previous)
         checkpoint = checkpoint_to_resume(run_dir, config, env)
-    _seed_everything(typed.seed + env.rank, typed.trainer.deterministic)  # nanoGPT-style rank offset
+    _set_determinism(typed.trainer.deterministic)
     data = build_data(
         typed.dataset,
         typed.augment,
@@ -128,13 +128,7 @@ def _run(
         world_size=env.world_size,
         device=device,  # dataset.loader=gpu keeps the training set here
     )
-    torch.manual_seed(typed.seed)  # every rank builds the same initial weights
-    model = build_model(typed.model, norm_layer(plan.name, **plan.params), data.num_classes, data.input_shape)
-    if typed.trainer.sync_bn and env.distributed:
-        model = synchronise_batchnorm(model, device)
-    groups = norm_groups_record(
-        plan, samples_per_group(model, plan), typed.trainer.sync_bn, typed.trainer.accumulate_steps
-    )
+    model, groups = _build_network(typed, plan, data, device, env)
     if checkpoint is not None:
         check_same_groups(run_dir, checkpoint, groups["samples_per_group"], env)
     log.info(
@@ -145,18 +139,8 @@ def _run(
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     resuming = checkpoint is not None
-    logger = (  # before the record is kept: a logger that cannot start leaves the run's record as it was
-        make_logger(
-            _grouped(typed.logger),
-            run_dir,
-            _run_name(typed.name),
-            settings_the_run_reads(config),
-            typed.tags,
-            resuming,
-        )
-        if env.is_main
-        else MetricsLogger()
-    )
+    # before the record is kept: a logger that cannot start leaves the run's record as it was
+    logger = _start_logger(typed, run_dir, config, resuming) if env.is_main else MetricsLogger()
     if env.is_main:
         keep_hydra_record()
     context = RunContext(run_dir, config, digest, env, groups, resume_hint)
@@ -173,6 +157,27 @@ def _run(
         logger.finish(failed=failed)
     log.info("results: %s", {k: results[k] for k in ("status", "best_val_acc", "test_acc") if k in results})
     return _objective(results)
+
+
+def _build_network(
+    typed: Config, plan: NormPlan, data: DataBundle, device: torch.device, env: DistEnv
+) -> tuple[nn.Module, dict]:
+    """The model with the planned norm layer (synchronised BatchNorm under trainer.sync_bn), and the
+    normalisation-group record results.json and the checkpoints keep."""
+    torch.manual_seed(typed.seed)  # every rank builds the same initial weights
+    model = build_model(typed.model, norm_layer(plan.name, **plan.params), data.num_classes, data.input_shape)
+    if typed.trainer.sync_bn and env.distributed:
+        model = synchronise_batchnorm(model, device)
+    groups = norm_groups_record(
+        plan, samples_per_group(model, plan), typed.trainer.sync_bn, typed.trainer.accumulate_steps
+    )
+    return model, groups
+
+
+def _start_logger(typed: Config, run_dir: Path, config: dict, resuming: bool) -> MetricsLogger:
+    """Rank 0's W&B run (or none), named and grouped for its sweep."""
+    name, settings = _run_name(typed.name), settings_the_run_reads(config)
+    return make_logger(_grouped(typed.logger), run_dir, name, settings, typed.tags, resuming)
 
 
 def _run_name(name: str) -> str:
@@ -276,9 +281,10 @@ def _device(name: str, env: DistEnv) -> torch.device:
     return torch.device(name)
 
 
-def _seed_everything(seed: int, deterministic: bool) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
+def _set_determinism(deterministic: bool) -> None:
+    """cuDNN's autotuner picks kernels by timing, so it is off for deterministic runs. The seeds are set
+    where they are drawn from: the initial weights below, each epoch's shuffle and augmentation in
+    Trainer._run_epoch (per rank)."""
     torch.backends.cudnn.benchmark = not deterministic
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)

@@ -24,7 +24,7 @@ from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.wandb_logger import make_logger
 from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
-from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_groups
+from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_gm_gc
 
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
@@ -267,7 +267,7 @@ def test_a_command_line_gm_or_gc_the_norm_does_not_read_is_a_warning(overrides, 
     hydra_config = HydraConfig.instance()
     hydra_config.set_config(hydra_cfg)
     try:
-        _warn_unread_groups(validate(cfg))
+        _warn_unread_gm_gc(validate(cfg))
     finally:
         hydra_config.cfg = None
     messages = [record.getMessage() for record in caplog.records]
