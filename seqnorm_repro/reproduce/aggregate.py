@@ -72,7 +72,12 @@ def collect(
         for seed in seeds:
             directory = run_dir(runs_root, target, scale, row, seed)
             results = read_json(directory / "results.json")
-            if results is None:
+            if results is None and (directory / "results.json").exists():
+                result.failed[seed] = (
+                    "its results.json is unreadable (cut short or edited): the next run of this command "
+                    "trains it again (from its last.pt, if it has one)"
+                )
+            elif results is None:
                 result.missing.append(seed)
             elif results.get("status") != "completed":
                 result.failed[seed] = f"{results.get('status')}: {results.get('error', '')}".strip(": ")

@@ -95,6 +95,14 @@ def test_missing_and_failed_runs_are_listed_not_dropped(rows):
     assert "smoke run" not in markdown
 
 
+def test_an_unreadable_results_file_is_listed_as_such_not_as_never_run(tmp_path):
+    path = _results(TARGET, 0, 0, tmp_path, val=0.80, tests={"test": 0.82})
+    path.write_text(path.read_text()[:40])  # cut short: a full disk, an editor
+    rows = aggregate.collect(TARGET, "paper", [0], tmp_path)
+    markdown, _ = aggregate.render(TARGET, "paper", [0], rows, "make demo")
+    assert "- Complete, seed 0: its results.json is unreadable (cut short or edited)" in markdown
+
+
 def test_a_run_completed_with_another_config_is_listed_not_averaged_in(rows):
     markdown, payload = aggregate.render(TARGET, "paper", [0, 1], rows, "make demo")
     assert payload["rows"][3]["completed_seeds"] == [] and payload["rows"][3]["val"] == (None, None)
