@@ -169,6 +169,8 @@ class Trainer:
     def fit(self, max_epochs: int | None = None) -> dict[str, Any]:
         """Train from where resume_from left the state (or the start) to cfg.trainer.epochs, or for at most
         `max_epochs` epochs in this call; returns what results.json says."""
+        if self.state.epoch == 0 and self.env.is_main:
+            self._clear_earlier_run()
         self._write_results(self._results("running"))
         if self.env.is_main and self.data.val_indices:
             write_json(
@@ -203,6 +205,15 @@ class Trainer:
         self._write_results(results)
         self.logger.summarise(results)
         return results
+
+    def _clear_earlier_run(self) -> None:
+        """A run starting from epoch 1 where another trained (trainer.resume=never, or a lost last.pt)
+        replaces its files now, as results.json is: its checkpoints and metrics must not outlive it beside
+        this run's record (a stop before epoch 1 ends would leave them; best.pt, with no validation set,
+        would never be overwritten)."""
+        for checkpoint in (last_checkpoint(self.run_dir), self.checkpoint_dir / "best.pt"):
+            checkpoint.unlink(missing_ok=True)
+        write_jsonl(self.run_dir / "metrics.jsonl", [])
 
     def _write_results(self, results: dict[str, Any]) -> None:
         if self.env.is_main:

@@ -127,6 +127,15 @@ def test_a_missing_last_checkpoint_trains_again_with_a_warning(tmp_path, run_con
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1 rewritten, then 2
 
 
+def test_starting_over_replaces_the_earlier_runs_checkpoints_and_metrics_at_once(tmp_path, run_config):
+    """trainer.resume=never stopped before its first epoch ends leaves no file of the run it replaced."""
+    run(run_config(tmp_path, []), max_epochs=1)
+    run(run_config(tmp_path, ["trainer.resume=never"]), max_epochs=0)  # a stop before epoch 1 ends
+    assert json.loads((tmp_path / "results.json").read_text())["epochs_completed"] == 0
+    assert (tmp_path / "metrics.jsonl").read_text() == ""
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
 @pytest.mark.parametrize("max_epochs", [1, None])  # an incomplete run, a completed one
 def test_checkpoint_of_another_config_is_a_clear_error_and_changes_no_file(tmp_path, run_config, max_epochs):
     run(run_config(tmp_path, []), max_epochs=max_epochs)
