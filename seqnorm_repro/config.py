@@ -10,17 +10,22 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 # A new dataset: its name here and in data/stats.py (IMAGE_SHAPES, MEAN_STD), its loader in
-# data/build.load_source and find_dataset (torchvision's sets: data/torchvision_sets._SETS), and
-# conf/dataset/<name>.yaml.
+# data/build.load_source and find_dataset (torchvision's sets: data/torchvision_sets._SETS, whose classes
+# must take (root, train=, download=) and have .targets and .classes: wrap one that differs, as SVHN's
+# split= does), conf/dataset/<name>.yaml, and a case in tests/data/test_datasets.py with a writer of tiny
+# files in the real format (data/synthetic.py) and its <name>_root fixture (tests/conftest.py).
+# dataset.loader=gpu reads CIFAR's (N, H, W, C) uint8 arrays (data/device_loader.py).
 DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet")
 MODELS = ("simplenet", "resnet56", "wide_resnet", "resnet18", "timm")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "onecycle")
@@ -41,7 +46,12 @@ def _require(condition: bool, message: str) -> None:
 class PathsConfig:
     data_dir: str = "${oc.env:SEQNORM_DATA_DIR,data}"
     imagenet_dir: str = "${paths.data_dir}/imagenet"
-    output_dir: str = "${hydra:runtime.output_dir}"
+    output_dir: str | None = "${hydra:runtime.output_dir}"  # None only in `--cfg job --resolve`: no run
+
+    def __post_init__(self) -> None:
+        # relative to where the command ran, also when hydra.job.chdir=true moves into the run directory
+        self.data_dir = to_absolute_path(self.data_dir)
+        self.imagenet_dir = to_absolute_path(self.imagenet_dir)
 
 
 @dataclass
@@ -368,13 +378,31 @@ def _require_known_keys(cfg: DictConfig) -> None:
 
 
 def _require_run_dir(cfg: DictConfig) -> None:
-    """paths.output_dir defaults to the run directory that `python train.py` makes; outside it (Hydra's
-    compose API, a notebook) it must be given."""
-    output_dir = OmegaConf.to_container(cfg.paths, resolve=False).get("output_dir")
+    """paths.output_dir is the run directory that `python train.py` makes, which also holds the run's log
+    and .hydra/ record, so there it stays Hydra's; composed outside it (a notebook) it must be given."""
+    given = OmegaConf.to_container(cfg.paths, resolve=False).get("output_dir")
+    if not HydraConfig.initialized():
+        _require(
+            "${hydra:" not in str(given),
+            f"paths.output_dir={given} is the run directory that `python train.py` makes; composed "
+            "outside it, add the override paths.output_dir=<run dir>",
+        )
+        return
     _require(
-        HydraConfig.initialized() or "${hydra:" not in str(output_dir),
-        f"paths.output_dir={output_dir} is the run directory that `python train.py` makes; composed "
-        "outside it, add the override paths.output_dir=<run dir>",
+        Path(cfg.paths.output_dir).resolve() == Path(HydraConfig.get().runtime.output_dir).resolve(),
+        f"paths.output_dir={given} would split the run from its train.log and .hydra/ (and under -m put "
+        f"every job in one directory): set hydra.run.dir={given} instead (hydra.sweep.dir=... under -m)",
+    )
+
+
+def _require_one_preset() -> None:
+    """`experiment=[a,b]` merges two presets into a hybrid of both named after the last (Hydra allows it)."""
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    presets = [o.partition("=")[2] for o in overrides if override_key(o) == "experiment"]
+    _require(
+        not any(p.startswith("[") and "," in p for p in presets),
+        f"experiment={presets[-1] if presets else ''}: each preset is a whole setup and they would merge "
+        "into a hybrid; pick one (sweep several with -m experiment=a,b)",
     )
 
 
@@ -387,6 +415,7 @@ def validate(cfg: DictConfig) -> Config:
     """
     _require_known_keys(cfg)
     _require_run_dir(cfg)
+    _require_one_preset()
     try:
         typed: Config = OmegaConf.to_object(cfg)
     except ValueError as err:  # a __post_init__ check; OmegaConf wraps it with its own context

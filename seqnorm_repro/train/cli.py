@@ -12,11 +12,12 @@ import logging
 import sys
 
 import hydra
+from hydra._internal.utils import get_args_parser  # what @hydra.main parses argv with
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from seqnorm_repro.config import ConfigError, register_configs
+from seqnorm_repro.config import ConfigError, override_key, register_configs
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.tracking.hydra_record import restore_hydra_record
 from seqnorm_repro.tracking.provenance import REPO_ROOT
@@ -72,8 +73,10 @@ def _train(cfg: DictConfig) -> float:
 
 
 def _asks_for_a_sweep(args: list[str]) -> bool:
-    """Hydra's -m / --multirun, or its override hydra.mode=MULTIRUN."""
-    return any(arg in ("-m", "--multirun", "hydra.mode=MULTIRUN") for arg in args)
+    """-m as Hydra's own parser reads it (--multi too), or any spelling of hydra.mode=MULTIRUN."""
+    parsed = get_args_parser().parse_known_args(args)[0]
+    modes = [o.partition("=")[2] for o in parsed.overrides if override_key(o) == "hydra.mode"]
+    return parsed.multirun or any(mode.upper() == "MULTIRUN" for mode in modes)
 
 
 def main() -> None:

@@ -35,7 +35,8 @@ class DistEnv:
 
 
 def launch_env() -> DistEnv:
-    """Rank and world size from torchrun's variables, else SLURM's, else a single process."""
+    """Rank and world size from torchrun's variables, else SLURM's, else those of submitit's local launcher
+    (hydra/launcher=submitit_local, a SLURM setup tried on one machine), else a single process."""
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         return DistEnv(
             int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ["WORLD_SIZE"])
@@ -43,6 +44,12 @@ def launch_env() -> DistEnv:
     if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_PROCID" in os.environ:
         return DistEnv(
             int(os.environ["SLURM_PROCID"]), int(os.environ["SLURM_LOCALID"]), int(os.environ["SLURM_NTASKS"])
+        )
+    if int(os.environ.get("SUBMITIT_LOCAL_NTASKS", "1")) > 1:
+        return DistEnv(
+            int(os.environ["SUBMITIT_LOCAL_GLOBALID"]),
+            int(os.environ["SUBMITIT_LOCAL_LOCALID"]),
+            int(os.environ["SUBMITIT_LOCAL_NTASKS"]),
         )
     return DistEnv()
 
@@ -56,9 +63,11 @@ def init_distributed(device: torch.device, timeout_s: float) -> DistEnv:
     env = launch_env()
     if not env.distributed or dist.is_initialized():
         return env
-    if "MASTER_ADDR" not in os.environ:  # SLURM without torchrun
-        os.environ["MASTER_ADDR"] = _slurm_first_node()
-        os.environ.setdefault("MASTER_PORT", str(20_000 + int(os.environ.get("SLURM_JOB_ID", "0")) % 20_000))
+    if "MASTER_ADDR" not in os.environ:  # SLURM or submitit's local launcher, without torchrun
+        local = "SUBMITIT_LOCAL_NTASKS" in os.environ
+        os.environ["MASTER_ADDR"] = "127.0.0.1" if local else _slurm_first_node()
+        job_id = os.environ.get("SUBMITIT_LOCAL_JOB_ID" if local else "SLURM_JOB_ID", "0")
+        os.environ.setdefault("MASTER_PORT", str(20_000 + int(job_id) % 20_000))
     if device.type == "cuda":
         torch.cuda.set_device(env.local_rank)
     dist.init_process_group(

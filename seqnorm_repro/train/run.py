@@ -200,8 +200,6 @@ def _resume_hint(run_dir: Path) -> str:
     if not HydraConfig.initialized():
         return f"run again with paths.output_dir={run_dir}"
     hydra = HydraConfig.get()
-    if Path(hydra.runtime.output_dir).resolve() != run_dir:  # paths.output_dir set: the command names it
-        return "run the same command again"
     if hydra.mode == RunMode.MULTIRUN:
         return f"run the same command with hydra.sweep.dir={Path(hydra.sweep.dir).resolve()}"
     return f"run the same command with hydra.run.dir={run_dir}"

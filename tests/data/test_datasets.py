@@ -11,24 +11,24 @@ CIFAR = AugmentConfig(flip=True, pad_crop=4, cutout=16)
 IMAGENET = AugmentConfig(flip=True, random_resized_crop=32, eval_resize=36, eval_crop=32)
 
 
-@pytest.mark.parametrize(
-    ("name", "augment", "val_size", "shape", "num_classes", "tests"),
-    [
-        ("mnist5k", AugmentConfig(), 500, (1, 28, 28), 10, ["test"]),
-        ("mnist", AugmentConfig(), 20, (1, 28, 28), 10, ["test"]),
-        ("fashion_mnist", AugmentConfig(flip=True), 0, (1, 28, 28), 10, ["test"]),
-        ("cifar10", CIFAR, 20, (3, 32, 32), 10, ["test"]),
-        ("cifar100", CIFAR, 100, (3, 32, 32), 100, ["test"]),
-        (
-            "imagenet",
-            IMAGENET,
-            0,
-            (3, 32, 32),
-            12,
-            ["imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images"],
-        ),
-    ],
-)
+BATCH_CASES = [
+    ("mnist5k", AugmentConfig(), 500, (1, 28, 28), 10, ["test"]),
+    ("mnist", AugmentConfig(), 20, (1, 28, 28), 10, ["test"]),
+    ("fashion_mnist", AugmentConfig(flip=True), 0, (1, 28, 28), 10, ["test"]),
+    ("cifar10", CIFAR, 20, (3, 32, 32), 10, ["test"]),
+    ("cifar100", CIFAR, 100, (3, 32, 32), 100, ["test"]),
+    (
+        "imagenet",
+        IMAGENET,
+        0,
+        (3, 32, 32),
+        12,
+        ["imagenetv2-matched-frequency", "imagenetv2-threshold-0.7", "imagenetv2-top-images"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "augment", "val_size", "shape", "num_classes", "tests"), BATCH_CASES)
 def test_dataset_yields_batches_of_its_shape_and_labels(
     make_bundle, name, augment, val_size, shape, num_classes, tests
 ):
@@ -50,8 +50,11 @@ def test_dataset_yields_batches_of_its_shape_and_labels(
     assert len(train_labels.unique()) == num_classes or name == "cifar100"  # 3 per class: some fall out
 
 
-def test_every_dataset_has_an_image_shape():
+def test_every_dataset_has_an_image_shape_its_normalisation_and_a_batch_test():
+    """A dataset added to config.DATASETS fails here until it has what a run reads, and a case above."""
     assert set(IMAGE_SHAPES) == set(DATASETS)
+    assert set(MEAN_STD) == set(DATASETS) - {"mnist5k"}  # mnist5k computes its own from its train split
+    assert [case[0] for case in BATCH_CASES] == list(DATASETS)
 
 
 def test_mnists_constants_match_real_mnist_digits():

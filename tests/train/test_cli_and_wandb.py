@@ -264,6 +264,8 @@ def test_a_command_line_gm_or_gc_the_norm_does_not_read_is_a_warning(overrides, 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         hydra_cfg = compose("config", overrides=overrides, return_hydra_config=True)
         cfg = compose("config", overrides=[*overrides, f"paths.output_dir={tmp_path}"])
+    with read_write(hydra_cfg):
+        hydra_cfg.hydra.runtime.output_dir = str(tmp_path)  # as the Hydra app sets it
     hydra_config = HydraConfig.instance()
     hydra_config.set_config(hydra_cfg)
     try:
