@@ -20,6 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from seqnorm_repro import REPO_ROOT
+
 # A new dataset: its name here and in data/stats.py (IMAGE_SHAPES, MEAN_STD), its loader in
 # data/build.load_source and find_dataset (torchvision's sets: data/torchvision_sets._SETS, whose classes
 # must take (root, train=, download=) and have .targets and .classes: wrap one that differs, as SVHN's
@@ -349,8 +351,6 @@ def register_configs() -> None:
 
 def compose_config(overrides: Sequence[str]) -> DictConfig:
     """conf/ composed with Hydra's compose API, exactly as `python train.py <overrides>` would."""
-    from seqnorm_repro.tracking.provenance import REPO_ROOT  # imports torch: not for every config user
-
     register_configs()
     GlobalHydra.instance().clear()  # a Hydra app (or an earlier compose) may hold it
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
@@ -411,7 +411,7 @@ def validate(cfg: DictConfig) -> Config:
 
     Raises ConfigError with the key to change; needs no data and builds no model. The rules that need
     the process count (gm divides the per-device batch, sync_bn) are `train.norm_groups.plan_norm`'s,
-    and those that need the model (gc divides its channels) `train.run._check_model_builds`'s.
+    and those that need the model (gc divides its channels) `train.runner._check_model_builds`'s.
     """
     _require_known_keys(cfg)
     _require_run_dir(cfg)

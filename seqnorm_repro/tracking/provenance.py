@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from seqnorm_repro import REPO_ROOT
 
 
 def git_commit() -> str:

@@ -2,7 +2,7 @@
 
 One W&B run per training run (its id is kept in the run dir, so a resumed run continues the same
 W&B run; offline, its newest folder holds the whole run), grouped by `logger.group` (under -m,
-train/run.py makes it the sweep directory when unset); `finish()` always runs.
+train/runner.py makes it the sweep directory when unset); `finish()` always runs.
 """
 
 from __future__ import annotations

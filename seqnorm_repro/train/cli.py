@@ -17,15 +17,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from seqnorm_repro import REPO_ROOT
 from seqnorm_repro.config import ConfigError, override_key, register_configs
-from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.tracking.hydra_record import restore_hydra_record
-from seqnorm_repro.tracking.provenance import REPO_ROOT
-from seqnorm_repro.train.checkpoint import CheckpointError
-from seqnorm_repro.train.distributed import launch_env
 from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
-from seqnorm_repro.train.run import run
-from seqnorm_repro.train.trainer import TrainingDiverged
+from seqnorm_repro.train.processes import launch_env
 
 log = logging.getLogger("seqnorm_repro")
 register_configs()
@@ -53,6 +49,12 @@ def _quiet_other_ranks() -> None:
 
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
 def _train(cfg: DictConfig) -> float:
+    # torch's seconds of imports only now that something trains: --help and --cfg never get here
+    from seqnorm_repro.data import DatasetNotFound
+    from seqnorm_repro.train.checkpoint import CheckpointError
+    from seqnorm_repro.train.runner import run
+    from seqnorm_repro.train.trainer import TrainingDiverged
+
     is_main = launch_env().is_main
     if not is_main:
         _quiet_other_ranks()

@@ -10,48 +10,13 @@ from __future__ import annotations
 import datetime
 import os
 import subprocess
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-
-@dataclass(frozen=True)
-class DistEnv:
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0 alone writes logs, checkpoints, W&B and results."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-
-def launch_env() -> DistEnv:
-    """Rank and world size from torchrun's variables, else SLURM's, else those of submitit's local launcher
-    (hydra/launcher=submitit_local, a SLURM setup tried on one machine), else a single process."""
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-        return DistEnv(
-            int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ["WORLD_SIZE"])
-        )
-    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_PROCID" in os.environ:
-        return DistEnv(
-            int(os.environ["SLURM_PROCID"]), int(os.environ["SLURM_LOCALID"]), int(os.environ["SLURM_NTASKS"])
-        )
-    if int(os.environ.get("SUBMITIT_LOCAL_NTASKS", "1")) > 1:
-        return DistEnv(
-            int(os.environ["SUBMITIT_LOCAL_GLOBALID"]),
-            int(os.environ["SUBMITIT_LOCAL_LOCALID"]),
-            int(os.environ["SUBMITIT_LOCAL_NTASKS"]),
-        )
-    return DistEnv()
+from seqnorm_repro.train.processes import DistEnv, launch_env
 
 
 def init_distributed(device: torch.device, timeout_s: float) -> DistEnv:

@@ -166,7 +166,7 @@ def test_bad_values_fail_before_any_data_loads(overrides, message, tmp_path):
 
 
 def test_a_model_that_cannot_read_the_datasets_images_fails_before_any_data_loads(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys.modules["seqnorm_repro.train.run"], "build_data", _no_data_loads)
+    monkeypatch.setattr(sys.modules["seqnorm_repro.train.runner"], "build_data", _no_data_loads)
     message = r"on dataset=mnist5k cannot be built: .*3-channel images, got input shape \(1, 28, 28\)"
     with pytest.raises(ConfigError, match=message):
         run(_compose(["dataset=mnist5k", "model=resnet18", "model.library=torchvision"], tmp_path))

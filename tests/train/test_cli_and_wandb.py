@@ -24,7 +24,7 @@ from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.wandb_logger import make_logger
 from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
-from seqnorm_repro.train.run import _grouped, _run_name, _warn_unread_gm_gc
+from seqnorm_repro.train.runner import _grouped, _run_name, _warn_unread_gm_gc
 
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
@@ -119,13 +119,15 @@ def test_ctrl_c_while_torch_imports_exits_130(monkeypatch):
     assert stopped.value.code == 130
 
 
-def test_ctrl_c_while_torchs_c_init_imports_numpy_exits_130(tmp_path):
-    """torch's C init imports numpy and swallows a KeyboardInterrupt raised meanwhile: the run went on."""
+@pytest.mark.parametrize("module", ["numpy._core._multiarray_umath", "seqnorm_repro.train.runner"])
+def test_ctrl_c_while_torch_or_the_trainer_imports_exits_130(module, tmp_path):
+    """torch's C init imports numpy and swallows a KeyboardInterrupt raised meanwhile (the run went on);
+    the trainer is imported inside Hydra's job, once the command line is parsed."""
     code = (
         "import sys\n"
         "class InterruptInNumpy:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'numpy._core._multiarray_umath':\n"
+        f"        if name == '{module}':\n"
         "            sys.meta_path.remove(self)\n"
         "            raise KeyboardInterrupt\n"
         "sys.meta_path.insert(0, InterruptInNumpy())\n"
@@ -137,9 +139,15 @@ def test_ctrl_c_while_torchs_c_init_imports_numpy_exits_130(tmp_path):
     assert done.returncode == 130 and not (tmp_path / "results.json").exists()
 
 
-def test_the_launcher_imports_no_torch():
-    code = "import sys, seqnorm_repro.launch; sys.exit('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, timeout=60).returncode == 0
+@pytest.mark.parametrize("args", [[], ["--cfg", "job"], ["--help"]])
+def test_the_command_line_imports_no_torch_until_something_trains(args):
+    """torch, torchvision and timm take seconds to import: --help and --cfg answer without them."""
+    code = (
+        f"import sys\nsys.argv = ['train.py', *{args}]\nfrom seqnorm_repro.launch import main\n"
+        "if sys.argv[1:]:\n    main()\nsys.exit('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_other_ranks_keep_out_of_the_log_file(tmp_path):
@@ -159,7 +167,7 @@ def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog, monke
     cfg = run_config(tmp_path, ["trainer.epochs=1"], logger="wandb")
     caplog.set_level(logging.INFO, logger="seqnorm_repro")
     configs = []  # what W&B is given: only the settings the run reads
-    trainer_run = sys.modules["seqnorm_repro.train.run"]
+    trainer_run = sys.modules["seqnorm_repro.train.runner"]
     monkeypatch.setattr(
         trainer_run, "make_logger", lambda *args: configs.append(args[3]) or make_logger(*args)
     )

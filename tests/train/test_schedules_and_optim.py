@@ -7,7 +7,7 @@ from torch import nn
 from seqnorm_repro.config import OptimConfig, ScheduleConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.train.optim import base_lr, build_optimizer
-from seqnorm_repro.train.run import _warn_schedule_outlasts_run
+from seqnorm_repro.train.runner import _warn_schedule_outlasts_run
 from seqnorm_repro.train.schedules import lr_factor
 
 

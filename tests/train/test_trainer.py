@@ -202,7 +202,7 @@ class _LinearOutputDtypes(Callback):
 )
 def test_amp_runs_the_model_in_its_dtype_on_cpu_too(tmp_path, run_config, monkeypatch, amp, dtype):
     recorder = _LinearOutputDtypes()
-    monkeypatch.setattr(sys.modules["seqnorm_repro.train.run"], "_callbacks", lambda cfg: [recorder])
+    monkeypatch.setattr(sys.modules["seqnorm_repro.train.runner"], "_callbacks", lambda cfg: [recorder])
     overrides = [
         "norm=ghostnorm",
         "gm=8",
