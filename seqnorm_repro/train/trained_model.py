@@ -42,8 +42,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     build = state.get("model_build") or {}
     if build.get("norm") is None:
         raise CheckpointError(
-            f"{checkpoint} was written before checkpoints recorded how to rebuild their network (commit "
-            "after 67c027e): build it with seqnorm_repro.models.build_model and load its 'model' entry"
+            f"{checkpoint} was written before checkpoints recorded how to rebuild their network (e081169): "
+            "build it with seqnorm_repro.models.build_model and load its 'model' entry"
         )
     model = build_model(
         ModelConfig(**state["config"]["model"]),
