@@ -38,6 +38,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
         raise FileNotFoundError(
             f"{checkpoint} does not exist: pass a run directory that holds checkpoints/last.pt, or a .pt file"
         )
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"load_model(device={device!r}) but CUDA is not available here: use device='cpu'")
     state = read_checkpoint(checkpoint, torch.device(device), "it cannot be loaded; use the other checkpoint")
     build = state.get("model_build") or {}
     if build.get("norm") is None:

@@ -55,6 +55,12 @@ def test_missing_corrupt_and_old_checkpoints_say_what_to_do(trained, tmp_path):
         load_model(tmp_path / "old.pt")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_loading_onto_cuda_without_cuda_says_so(trained):
+    with pytest.raises(ValueError, match=r"CUDA is not available here: use device='cpu'"):
+        load_model(trained, device="cuda")
+
+
 def test_composed_config_without_a_run_directory_says_which_override_to_add():
     with pytest.raises(ConfigError, match=r"add the override paths.output_dir=<run dir>"):
         validate(compose_config(["logger=none"]))
