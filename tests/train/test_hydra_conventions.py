@@ -39,6 +39,7 @@ def test_overrides_that_would_mislead_are_one_line_errors(override, error, tmp_p
     assert not (tmp_path / "elsewhere").exists() and not (REPO_ROOT / "elsewhere").exists()
 
 
+@pytest.mark.slow  # two trainings in a subprocess; `make test-slow` and CI run it
 def test_a_sweep_over_presets_is_one_sweep_directory(tmp_path):
     """hydra.sweep.dir named each job's own preset: the jobs landed in as many sweep folders."""
     done = _train("-m", *TINY, "name=first,second", cwd=tmp_path)
@@ -48,6 +49,7 @@ def test_a_sweep_over_presets_is_one_sweep_directory(tmp_path):
     assert names == ["first", "second"]
 
 
+@pytest.mark.slow  # a training in a subprocess
 def test_relative_data_dir_is_where_the_command_ran_under_hydra_job_chdir(mnist_root, tmp_path):
     done = _train(
         *TINY, "dataset=mnist", "dataset.download=false", f"paths.data_dir={mnist_root.name}",
