@@ -28,6 +28,7 @@ def _python(args: list[str], interpret: bool) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # two minutes on 2 cores, a fifth of `make test`: `make test-slow` and CI run it
 @pytest.mark.skipif(
     torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1",
     reason="test_triton_kernels.py runs in this process (compiled kernels, or the interpreter already on)",
