@@ -32,15 +32,15 @@ def model_build(norm_groups: Mapping[str, Any], num_classes: int, input_shape: t
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The network of a run directory's checkpoints/last.pt (the weights its results.json tests), or of
     the checkpoint file `path` names (checkpoints/best.pt), in eval mode on `device`."""
-    path = Path(path)
+    path, device = Path(path), torch.device(device)
     checkpoint = last_checkpoint(path) if path.is_dir() else path
     if not checkpoint.is_file():
         raise FileNotFoundError(
             f"{checkpoint} does not exist: pass a run directory that holds checkpoints/last.pt, or a .pt file"
         )
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"load_model(device={device!r}) but CUDA is not available here: use device='cpu'")
-    state = read_checkpoint(checkpoint, torch.device(device), "it cannot be loaded; use the other checkpoint")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"load_model(device='{device}') but CUDA is not available here: use device='cpu'")
+    state = read_checkpoint(checkpoint, device, "it cannot be loaded; use the other checkpoint")
     build = state.get("model_build") or {}
     if build.get("norm") is None:
         raise CheckpointError(
