@@ -74,9 +74,10 @@ bench-landscape: $(STAMP)  ## probe cost per step size vs a plain forward -> res
 # results/<table>.md + .json beside the paper's numbers. Re-running trains only what is not done.
 # SCALE=smoke: every row on tiny synthetic data for one step (results/smoke/, "not a reproduction").
 # LAUNCHER=slurm submits the runs (conf/hydra/launcher/slurm.yaml); LAUNCHER=torchrun NPROC=8 runs
-# each on this node's GPUs; ARGS: extra Hydra overrides.
+# each on this node's GPUs; GPUS=all (or 0,1,2,3) runs them side by side, NPROC GPUs each; ARGS: extra
+# Hydra overrides.
 NPROC ?= 1
-REPRODUCE = $(BIN)/python scripts/reproduce.py --scale $(SCALE) $(if $(LAUNCHER),--launcher $(LAUNCHER) --nproc $(NPROC))
+REPRODUCE = $(BIN)/python scripts/reproduce.py --scale $(SCALE) $(if $(LAUNCHER),--launcher $(LAUNCHER) --nproc $(NPROC)) $(if $(GPUS),--gpus $(GPUS))
 reproduce-table1: $(STAMP)  ## Table 1: CIFAR-100 WRN-28-10, 14 rows x 2 seeds
 	$(REPRODUCE) table1 $(ARGS)
 

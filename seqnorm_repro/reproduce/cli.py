@@ -4,7 +4,8 @@ results/<table>.md and .json beside the paper's numbers (`make reproduce-table1`
     python scripts/reproduce.py table1                       # SCALE=paper: GPU-days
     python scripts/reproduce.py table1 --scale smoke         # every row, tiny data, one step: minutes
     python scripts/reproduce.py table1 --launcher slurm hydra.launcher.partition=gpu
-    python scripts/reproduce.py table1 --launcher torchrun --nproc 8     # one 8-GPU node
+    python scripts/reproduce.py table1 --gpus all                        # one run per GPU, side by side
+    python scripts/reproduce.py table1 --launcher torchrun --nproc 8     # each run on 8 GPUs
     python scripts/reproduce.py table1 --aggregate-only      # tables from the runs so far
     python scripts/reproduce.py tune-imagenet                # Section 3.2's ImageNet 50-epoch tuning
     python scripts/reproduce.py example                      # Section 2.2, no training
@@ -27,6 +28,7 @@ from hydra.errors import HydraException
 from seqnorm_repro.config import ConfigError, compose_config, override_key, validate
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.data.build import find_dataset
+from seqnorm_repro.job_pool import gpu_groups_of, visible_gpus
 from seqnorm_repro.reproduce import aggregate, example, tuning
 from seqnorm_repro.reproduce.scales import SCALES, scale_overrides, write_smoke_data
 from seqnorm_repro.reproduce.sweep import row_overrides, run_target
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated, default 0,1")
     parser.add_argument("--launcher", help="a conf/hydra/launcher choice (e.g. slurm), or torchrun")
     parser.add_argument("--nproc", type=int, default=1, help="processes per run with --launcher torchrun")
+    parser.add_argument(
+        "--gpus",
+        help="run the seeds side by side on this machine's GPUs ('all' or ids: 0,1,2,3), --nproc per run",
+    )
     parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs", help="where run directories go")
     parser.add_argument("--results", type=Path, help="default results/ (paper) or results/smoke/ (smoke)")
     parser.add_argument(
@@ -93,11 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
         for target in targets
     ]
+    processes = args.nproc if args.launcher == "torchrun" else 1
+    try:
+        gpu_groups = [] if args.aggregate_only else _gpu_groups(args.gpus, args.launcher, processes)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not args.aggregate_only:
         for target, extra in zip(targets, extras, strict=True):  # every target's, before any run starts
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
-            processes = args.nproc if args.launcher == "torchrun" else 1
             if error := _cannot_start(target, args.scale, extra, args.launcher != "slurm", processes):
                 print(f"error: {target.name}: {error}", file=sys.stderr)
                 return 2
@@ -106,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.aggregate_only:
             try:
                 with sigterm_raises():
-                    run_target(target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc)
+                    run_target(
+                        target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc, gpu_groups
+                    )
             except KeyboardInterrupt as err:
                 print(
                     f"interrupted: completed runs under {args.runs} are kept and an interrupted one resumes "
@@ -124,6 +137,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _gpu_groups(gpus: str | None, launcher: str | None, processes: int) -> list[str]:
+    """--gpus as one CUDA_VISIBLE_DEVICES value per run at a time (none without it)."""
+    if not gpus:
+        return []
+    if launcher not in (None, "torchrun"):
+        raise ValueError(
+            f"--gpus runs the jobs on this machine, and --launcher {launcher} places them itself: drop one"
+        )
+    try:
+        return gpu_groups_of(visible_gpus() if gpus == "all" else gpus.split(","), processes)
+    except ValueError as err:
+        raise ValueError(f"--gpus {gpus}{f' --nproc {processes}' if processes > 1 else ''}: {err}") from None
 
 
 def _row_settings_replaced(target: Target, overrides: list[str]) -> list[str]:

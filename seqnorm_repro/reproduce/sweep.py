@@ -1,5 +1,6 @@
 """Run a target's rows through Hydra multirun, one `python train.py -m` per row over its seeds (under
-torchrun, which Hydra cannot launch, one `torchrun ... train.py` per seed).
+torchrun, which Hydra cannot launch, one `torchrun ... train.py` per seed), or side by side on this
+machine's GPUs: one `train.py` per seed, as many at once as there are GPUs for them.
 
 Run directories are deterministic (runs/<target>/<scale>/<row>/seed<N>), so running a target again
 skips every run whose results.json says completed with the same config, and an interrupted
@@ -11,21 +12,20 @@ jobs one after another in this machine's process; `launcher="slurm"` submits the
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from seqnorm_repro.config import compose_config
+from seqnorm_repro.job_pool import Job, run_jobs
 from seqnorm_repro.reproduce.targets import Row, Target
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import read_json, record_mismatch
-from seqnorm_repro.train.interrupt import Terminated
 
 log = logging.getLogger(__name__)
-INTERRUPT_GRACE_S = 30
 
 
 def run_dir(runs_root: Path, target: Target, scale: str, row: Row, seed: int) -> Path:
@@ -60,14 +60,18 @@ def run_target(
     extra: tuple[str, ...],
     launcher: str | None,
     processes: int = 1,
+    gpu_groups: Sequence[str] = (),
 ) -> dict[str, list[int]]:
     """Train every row's seeds that are not done yet; returns {row slug: seeds launched}.
 
     `launcher` is a conf/hydra/launcher choice for the row's multirun, or "torchrun": Hydra multirun
     cannot start torchrun's processes, so each seed then runs as its own `torchrun --nproc_per_node=
-    <processes> train.py` in the same run directory.
+    <processes> train.py` in the same run directory. With `gpu_groups` (CUDA_VISIBLE_DEVICES values, one
+    per run at a time: `job_pool.gpu_groups_of`), each seed also runs on its own, as many at once as there are
+    groups, its output in its run directory's console.log.
     """
     launched: dict[str, list[int]] = {}
+    jobs: list[Job] = []
     for row in target.rows:
         overrides = row_overrides(target, scale, row, extra)
         todo = [
@@ -80,15 +84,13 @@ def run_target(
             continue
         launched[row.slug] = todo
         log.info("%s: %s, seeds %s", target.name, row.label, todo)
-        commands = _row_commands(target, scale, row, todo, runs_root, overrides, launcher, processes)
-        for command in commands:
-            code = run_row_command(command)
-            if code:  # the table lists the failed runs; the other rows still run
-                log.error("%s: %s exited with %d", target.name, row.label, code)
+        one_per_seed = launcher == "torchrun" or bool(gpu_groups)
+        jobs += _row_jobs(target, scale, row, todo, runs_root, overrides, launcher, processes, one_per_seed)
+    run_jobs(jobs, gpu_groups or [None])
     return launched
 
 
-def _row_commands(
+def _row_jobs(
     target: Target,
     scale: str,
     row: Row,
@@ -97,46 +99,25 @@ def _row_commands(
     overrides: list[str],
     launcher: str | None,
     processes: int,
-) -> list[list[str]]:
-    """One `train.py -m` multirun over the row's seeds, or with torchrun one command per seed."""
-    if launcher == "torchrun":
-        torchrun = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            f"--nproc_per_node={processes}",
-            "train.py",
-        ]
-        return [
-            [
-                *torchrun,
-                *overrides,
-                f"seed={s}",
-                f"hydra.run.dir={run_dir(runs_root, target, scale, row, s)}",
-            ]
-            for s in seeds
-        ]
+    one_per_seed: bool,
+) -> list[Job]:
+    """One `train.py -m` multirun over the row's seeds, or one `train.py` (under torchrun) per seed."""
+    label = f"{target.name}: {row.label}"
+    if one_per_seed:
+        trainer = [sys.executable, "train.py"]
+        if launcher == "torchrun":  # --standalone: a free port each, as runs side by side need
+            trainer = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                       f"--nproc_per_node={processes}", "train.py"]  # fmt: skip
+        jobs = []
+        for s in seeds:
+            directory = run_dir(runs_root, target, scale, row, s)
+            command = [*trainer, *overrides, f"seed={s}", f"hydra.run.dir={directory}"]
+            jobs.append(Job(f"{label}, seed {s}", command, directory / "console.log", REPO_ROOT))
+        return jobs
     multirun = [sys.executable, "train.py", "-m", *overrides, f"seed={','.join(map(str, seeds))}"]
     sweep = [
         f"hydra.sweep.dir={runs_root / target.name / scale / row.slug}",
         "hydra.sweep.subdir=seed${seed}",
+        *([f"hydra/launcher={launcher}"] if launcher else []),
     ]
-    return [[*multirun, *sweep, *([f"hydra/launcher={launcher}"] if launcher else [])]]
-
-
-def run_row_command(command: list[str]) -> int:
-    """Run a row's command; on Ctrl-C, which a terminal sends to it as well, give it time to mark its run
-    interrupted (subprocess.run would kill it after a quarter of a second), then stop it with SIGTERM. A
-    SIGTERM sent to this process alone (`kill`, a job's time limit; under `sigterm_raises`) is passed on
-    at once, so that no run goes on training without it."""
-    with subprocess.Popen(command, cwd=REPO_ROOT) as child:
-        try:
-            return child.wait()
-        except KeyboardInterrupt as err:
-            if isinstance(err, Terminated):
-                child.terminate()
-            try:
-                child.wait(timeout=INTERRUPT_GRACE_S)
-            except subprocess.TimeoutExpired:
-                child.terminate()  # the trainer takes SIGTERM as it takes Ctrl-C
-            raise
+    return [Job(f"{label}, seeds {seeds}", [*multirun, *sweep], cwd=REPO_ROOT)]

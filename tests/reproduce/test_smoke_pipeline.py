@@ -57,6 +57,23 @@ def test_torchrun_launcher_runs_each_seed_in_its_run_directory(tmp_path):
     assert run_target(target, "smoke", [0], runs, extra, "torchrun", processes=2) == {}
 
 
+@pytest.mark.slow
+def test_gpus_run_the_seeds_side_by_side_in_their_run_directories(tmp_path):
+    """--gpus 0,1 on a machine without GPUs: the runs train on the CPU, as CUDA_VISIBLE_DEVICES leaves it."""
+    target = Target("mini_gpus", "One row, two seeds side by side", table1().rows[:1], "cifar100")
+    smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
+    write_smoke_data(smoke_data, "cifar100")
+    extra = scale_overrides("smoke", "cifar100", smoke_data)
+    assert run_target(target, "smoke", [0, 1], runs, extra, None, gpu_groups=["0", "1"]) == {
+        "batchnorm": [0, 1]
+    }
+    for seed in (0, 1):
+        directory = runs / "mini_gpus" / "smoke" / "batchnorm" / f"seed{seed}"
+        assert json.loads((directory / "results.json").read_text())["status"] == "completed"
+        assert "results: {'status': 'completed'" in (directory / "console.log").read_text()  # its own log
+    assert run_target(target, "smoke", [0, 1], runs, extra, None, gpu_groups=["0", "1"]) == {}
+
+
 @pytest.mark.parametrize("target", ["table1", "tune-imagenet"])
 def test_a_missing_dataset_stops_a_target_before_any_run_in_one_line(tmp_path, monkeypatch, capsys, target):
     monkeypatch.setattr(cli, "run_target", _no_run)

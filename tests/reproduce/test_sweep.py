@@ -5,7 +5,7 @@ import json
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seqnorm_repro.reproduce.sweep import _row_commands, expected_config, is_done, row_overrides, run_dir
+from seqnorm_repro.reproduce.sweep import _row_jobs, expected_config, is_done, row_overrides, run_dir
 from seqnorm_repro.reproduce.targets import table1
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import config_hash
@@ -34,7 +34,8 @@ def test_a_run_is_done_only_when_completed_with_this_config(tmp_path):
 def test_a_multirun_puts_each_seed_in_the_directory_the_table_reads(tmp_path):
     """Hydra resolves the row command's sweep dir and subdir per job: seed 5 must land in seed5/."""
     overrides = row_overrides(TARGET, "paper", ROW, ())
-    command = _row_commands(TARGET, "paper", ROW, [2, 5], tmp_path, overrides, None, 1)[0]
+    (job,) = _row_jobs(TARGET, "paper", ROW, [2, 5], tmp_path, overrides, None, 1, one_per_seed=False)
+    command = job.command
     job = [arg for arg in command[command.index("-m") + 1 :] if not arg.startswith("seed=")]
     assert "seed=2,5" in command
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):

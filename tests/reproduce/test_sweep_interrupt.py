@@ -1,7 +1,10 @@
-"""Ctrl-C in a terminal reaches the sweep and the run it started: the sweep waits while the run marks
+"""Ctrl-C in a terminal reaches the sweep and the runs it started: the sweep waits while each run marks
 itself interrupted instead of killing it a quarter of a second later (what subprocess.run does). A SIGTERM
-sent to the sweep alone reaches the run too, rather than leaving it training on its own."""
+sent to the sweep alone reaches its runs too, rather than leaving them training on their own; both for
+one run at a time on the terminal and for runs side by side on their GPUs (`--gpus`)."""
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -28,45 +31,50 @@ RUN = textwrap.dedent(
 )
 SWEEP = textwrap.dedent(
     """
-    import sys
-    from seqnorm_repro.reproduce.sweep import run_row_command
+    import json, sys
+    from pathlib import Path
+    from seqnorm_repro.job_pool import Job, run_jobs
     from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
+    markers, devices = sys.argv[2].split(","), json.loads(sys.argv[3])
+    jobs = [Job(m, [sys.executable, "-c", sys.argv[1], m], Path(m + ".log")) for m in markers]
     try:
         with sigterm_raises():  # as reproduce/cli.py runs it
-            run_row_command([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+            run_jobs(jobs, devices)
     except KeyboardInterrupt as err:
         sys.exit(exit_code(err))
     """
 )
 
 
-def _start_sweep(marker):
-    """The sweep, in a process group of its own (a terminal's foreground job), once its run has started."""
+def _start_sweep(markers, devices):
+    """The sweep, in a process group of its own (a terminal's foreground job), once its runs have started."""
     sweep = subprocess.Popen(
-        [sys.executable, "-c", SWEEP, RUN, str(marker)],
+        [sys.executable, "-c", SWEEP, RUN, ",".join(map(str, markers)), json.dumps(devices)],
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    started = marker.with_name(marker.name + ".started")
+    started = [m.with_name(m.name + ".started") for m in markers]
     for _ in range(600):
-        if started.exists() or sweep.poll() is not None:
+        if all(s.exists() for s in started) or sweep.poll() is not None:
             break
         time.sleep(0.1)
-    assert started.exists()
+    assert all(s.exists() for s in started)
     return sweep
 
 
+@pytest.mark.parametrize("devices", [[None], ["0", "1"]], ids=["terminal", "side-by-side"])
 @pytest.mark.parametrize(
     ("signum", "to_group"),
     [(signal.SIGINT, True), (signal.SIGTERM, False)],  # Ctrl-C in a terminal; kill <pid> of the sweep
 )
-def test_the_running_job_closes_its_run(signum, to_group, tmp_path):
-    marker = tmp_path / "run"
-    sweep = _start_sweep(marker)
+def test_the_running_jobs_close_their_runs(signum, to_group, devices, tmp_path):
+    markers = [tmp_path / f"run{i}" for i in range(len(devices))]
+    sweep = _start_sweep(markers, devices)
     try:
         (os.killpg if to_group else os.kill)(sweep.pid, signum)
         assert sweep.wait(timeout=30) == 128 + signum
     finally:
-        if sweep.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # the sweep, and any run it left going
             os.killpg(sweep.pid, signal.SIGKILL)
-    assert marker.read_text() == f"closed on {signal.Signals(signum).name}"
+    for marker in markers:
+        assert marker.read_text() == f"closed on {signal.Signals(signum).name}"

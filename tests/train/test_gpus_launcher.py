@@ -1,0 +1,70 @@
+"""`hydra/launcher=gpus`: a sweep's jobs side by side, each on its own GPU, in the job directories Hydra's
+basic launcher gives them; a failed job is reported with where its output is, and a `kill` of the sweep
+reaches its jobs. (On this CPU machine the jobs train on the CPU: CUDA_VISIBLE_DEVICES leaves it alone.)"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from seqnorm_repro.tracking.provenance import REPO_ROOT
+
+TINY = ["trainer.progress=false", "logger=none", "trainer.epochs=1", "trainer.limit_train_batches=1"]
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, str(REPO_ROOT / "train.py"), "-m", "hydra/launcher=gpus", *args]
+
+
+def _sweep(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(*args), cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_jobs_run_in_their_sweep_directories_and_a_failed_one_is_reported(tmp_path):
+    done = _sweep(
+        "hydra.launcher.gpus=[0,1]", "hydra.job.chdir=true", *TINY, "norm=ghostnorm", "gm=2,3", cwd=tmp_path
+    )
+    assert done.returncode == 1  # gm=3 does not divide the batch of 128
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    assert f"exited with 1; its output is in {sweep.relative_to(tmp_path)}/1/console.log" in done.stderr
+    assert "choose a gm that divides 128" in (sweep / "1" / "console.log").read_text()
+    assert json.loads((sweep / "0" / "results.json").read_text())["status"] == "completed"
+    job = yaml.safe_load((sweep / "0" / ".hydra" / "hydra.yaml").read_text())["hydra"]
+    assert "gm=2" in job["overrides"]["task"] and job["job"]["chdir"]  # the user's Hydra overrides kept
+    assert "gm=2,3" in yaml.safe_load((sweep / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
+
+
+@pytest.mark.parametrize(
+    ("gpus", "error"),
+    [("[0,0]", "give distinct GPU ids"), ("3", "give 'all' or a list of ids such as [0,1,2,3]")],
+)
+def test_gpus_that_cannot_work_are_one_line_errors(gpus, error, tmp_path):
+    done = _sweep(f"hydra.launcher.gpus={gpus}", "gm=2,4", cwd=tmp_path)
+    assert done.returncode == 1 and f"hydra.launcher.gpus={gpus.replace(',', ', ')}: {error}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_kill_of_the_sweep_reaches_its_jobs(tmp_path):
+    command = _command(
+        "hydra.launcher.gpus=[0]", "trainer.progress=false", "logger=none", "trainer.epochs=100"
+    )
+    sweep = subprocess.Popen([*command, "seed=0,1"], cwd=tmp_path, start_new_session=True)
+    try:
+        for _ in range(1200):  # the first job has trained an epoch
+            if any(p.read_text().count("epoch 1/100") for p in tmp_path.glob("multirun/*/0/console.log")):
+                break
+            time.sleep(0.1)
+        os.kill(sweep.pid, signal.SIGTERM)
+        assert sweep.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the sweep, and any job it left training
+            os.killpg(sweep.pid, signal.SIGKILL)
+    (results,) = tmp_path.glob("multirun/*/0/results.json")
+    assert json.loads(results.read_text())["status"] == "interrupted"
+    assert not list(tmp_path.glob("multirun/*/1"))  # the job waiting for the GPU never started
