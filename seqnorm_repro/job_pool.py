@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -33,32 +34,53 @@ class Job:
     cwd: Path | None = None  # None: this process's
 
 
-def visible_gpus() -> list[str]:
-    """Every GPU this process may use, as CUDA_VISIBLE_DEVICES names them (ids as nvidia-smi numbers
-    them, or UUIDs); a ValueError, worded for the command line, when there is none."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        ids = [i for i in visible.split(",") if i]
-    else:
-        import torch  # its seconds of imports only here
-
-        ids = [str(i) for i in range(torch.cuda.device_count())]
-    if not ids:
-        raise ValueError("no CUDA device is visible here; name GPU ids, or run one job at a time")
-    return ids
-
-
-def gpu_groups_of(gpus: Sequence[str], per_job: int) -> list[str]:
-    """The CUDA_VISIBLE_DEVICES of each job at a time: `per_job` of `gpus` each; a ValueError, worded for
-    the command line, when they are not distinct or do not split evenly."""
-    gpus = [str(g) for g in gpus]
-    if len(set(gpus)) != len(gpus) or not all(gpus):
-        raise ValueError("give distinct GPU ids such as 0,1,2,3, or 'all'")
-    if not gpus or len(gpus) % per_job:
+def gpu_groups(requested: str | Sequence[object], per_job: int) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES of each job at a time, `per_job` GPUs each, from 'all' or ids as this
+    process numbers its GPUs (cuda:0, cuda:1, ...: within CUDA_VISIBLE_DEVICES when that is set, as in a
+    SLURM allocation); a ValueError, worded for the command line, for GPUs that cannot be used so."""
+    names = _gpu_names(requested)
+    if len(names) % per_job:
         raise ValueError(
-            f"{len(gpus)} GPUs do not split into jobs of {per_job}; give a multiple of {per_job}"
+            f"{len(names)} GPUs do not split into jobs of {per_job}; give a multiple of {per_job}"
         )
-    return [",".join(gpus[i : i + per_job]) for i in range(0, len(gpus), per_job)]
+    return [",".join(names[i : i + per_job]) for i in range(0, len(names), per_job)]
+
+
+def _gpu_names(requested: str | Sequence[object]) -> list[str]:
+    visible = _visible_names()
+    if requested == "all":
+        if visible is None:
+            import torch  # its seconds of imports only here
+
+            visible = [str(i) for i in range(torch.cuda.device_count())]
+        if not visible:
+            raise ValueError("no CUDA device is visible here; name GPU ids, or run one job at a time")
+        return visible
+    ids = [str(i).strip() for i in requested]
+    if not ids or len(set(ids)) != len(ids) or not all(i.isdigit() for i in ids):
+        raise ValueError("give 'all' or distinct GPU ids such as 0,1,2,3")
+    if visible is None:
+        return ids
+    if missing := [i for i in ids if int(i) >= len(visible)]:
+        raise ValueError(
+            f"GPU {missing[0]} is not among the {len(visible)} that CUDA_VISIBLE_DEVICES="
+            f"{os.environ['CUDA_VISIBLE_DEVICES']} leaves (ids count from 0 within it)"
+        )
+    return [visible[int(i)] for i in ids]
+
+
+def _visible_names() -> list[str] | None:
+    """The GPUs CUDA_VISIBLE_DEVICES names, read as CUDA reads it: up to the first invalid entry (so -1
+    hides every GPU); None when it is not set."""
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None
+    names = []
+    for name in (n.strip() for n in value.split(",")):
+        if not name or name.startswith("-"):
+            break
+        names.append(name)
+    return names
 
 
 def run_jobs(jobs: Sequence[Job], devices: Sequence[str | None]) -> list[int]:
@@ -66,10 +88,12 @@ def run_jobs(jobs: Sequence[Job], devices: Sequence[str | None]) -> list[int]:
     job's output going to its log; None keeps this process's GPUs and terminal. Returns the exit codes in
     the jobs' order. A failed job is logged and the others still run.
 
-    On Ctrl-C, which a terminal sends to the running jobs as well, they are given time to mark their runs
-    interrupted (subprocess.run would kill them after a quarter of a second), then stopped with SIGTERM.
-    A SIGTERM sent to this process alone (`kill`, a job's time limit; under `sigterm_raises`) is passed
-    on at once, so that no run goes on training without it."""
+    Ctrl-C and SIGTERM reach the running jobs once, then they are given time to mark their runs
+    interrupted (subprocess.run would kill them after a quarter of a second) before SIGTERM stops them.
+    A terminal's Ctrl-C reaches jobs on it itself; jobs side by side run in process groups of their own
+    and get this process's SIGINT (a terminal's, or a `kill -INT` of this process alone). A SIGTERM
+    (`kill`, a job's time limit; under `sigterm_raises`) is passed on, so that no run trains on
+    without this process."""
     waiting, free, running = list(enumerate(jobs)), list(devices), {}
     codes: list[int] = [0] * len(jobs)
     try:
@@ -88,7 +112,9 @@ def run_jobs(jobs: Sequence[Job], devices: Sequence[str | None]) -> list[int]:
                     log.error("%s exited with %d%s", jobs[index].label, code, output)
             time.sleep(POLL_S if running else 0)
     except KeyboardInterrupt as err:
-        _stop(list(running), at_once=isinstance(err, Terminated))
+        side_by_side = any(device is not None for device in devices)
+        signum = signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT if side_by_side else None
+        _stop(list(running), signum)
         raise
     return codes
 
@@ -102,14 +128,17 @@ def _start(job: Job, device: str | None) -> subprocess.Popen:
     log.info("%s: on GPU %s, output in %s", job.label, device, job.log)
     with job.log.open("a") as output:  # appended: a resumed run keeps its earlier output
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
-        return subprocess.Popen(job.command, cwd=job.cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            job.command, cwd=job.cwd, env=env, stdout=output, stderr=subprocess.STDOUT, process_group=0
+        )
 
 
-def _stop(children: list[subprocess.Popen], at_once: bool) -> None:
-    """Wait up to INTERRUPT_GRACE_S in all for the jobs to close their runs, then SIGTERM the rest."""
-    if at_once:
+def _stop(children: list[subprocess.Popen], signum: int | None) -> None:
+    """Send `signum` (None: they have had the terminal's), wait up to INTERRUPT_GRACE_S in all for the
+    jobs to close their runs, then SIGTERM the rest."""
+    if signum is not None:
         for child in children:
-            child.terminate()
+            child.send_signal(signum)
     deadline = time.monotonic() + INTERRUPT_GRACE_S
     for child in children:
         try:

@@ -28,7 +28,7 @@ from hydra.errors import HydraException
 from seqnorm_repro.config import ConfigError, compose_config, override_key, validate
 from seqnorm_repro.data import DatasetNotFound
 from seqnorm_repro.data.build import find_dataset
-from seqnorm_repro.job_pool import gpu_groups_of, visible_gpus
+from seqnorm_repro.job_pool import gpu_groups
 from seqnorm_repro.reproduce import aggregate, example, tuning
 from seqnorm_repro.reproduce.scales import SCALES, scale_overrides, write_smoke_data
 from seqnorm_repro.reproduce.sweep import row_overrides, run_target
@@ -99,9 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         (*scale_overrides(args.scale, target.dataset, args.runs / "smoke-data"), *args.overrides)
         for target in targets
     ]
-    processes = args.nproc if args.launcher == "torchrun" else 1
+    if args.nproc != 1 and args.launcher != "torchrun":
+        print(
+            f"error: --nproc {args.nproc} needs --launcher torchrun: it is the processes of each run",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        gpu_groups = [] if args.aggregate_only else _gpu_groups(args.gpus, args.launcher, processes)
+        devices = [] if args.aggregate_only else _gpu_groups(args.gpus, args.launcher, args.nproc)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         for target, extra in zip(targets, extras, strict=True):  # every target's, before any run starts
             if args.scale == "smoke":
                 write_smoke_data(args.runs / "smoke-data", target.dataset)
-            if error := _cannot_start(target, args.scale, extra, args.launcher != "slurm", processes):
+            if error := _cannot_start(target, args.scale, extra, args.launcher != "slurm", args.nproc):
                 print(f"error: {target.name}: {error}", file=sys.stderr)
                 return 2
     unfinished = 0
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 with sigterm_raises():
                     run_target(
-                        target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc, gpu_groups
+                        target, args.scale, seeds, args.runs, extra, args.launcher, args.nproc, devices
                     )
             except KeyboardInterrupt as err:
                 print(
@@ -141,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _gpu_groups(gpus: str | None, launcher: str | None, processes: int) -> list[str]:
     """--gpus as one CUDA_VISIBLE_DEVICES value per run at a time (none without it)."""
-    if not gpus:
+    if gpus is None:
         return []
     if launcher not in (None, "torchrun"):
         raise ValueError(
-            f"--gpus runs the jobs on this machine, and --launcher {launcher} places them itself: drop one"
+            f"--gpus runs each seed as its own train.py on this machine, not as a Hydra multirun under "
+            f"--launcher {launcher}: drop one of the two"
         )
     try:
-        return gpu_groups_of(visible_gpus() if gpus == "all" else gpus.split(","), processes)
+        return gpu_groups("all" if gpus == "all" else gpus.split(","), processes)
     except ValueError as err:
         raise ValueError(f"--gpus {gpus}{f' --nproc {processes}' if processes > 1 else ''}: {err}") from None
 

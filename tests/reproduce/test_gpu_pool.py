@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from seqnorm_repro.job_pool import Job, gpu_groups_of, run_jobs
+from seqnorm_repro.job_pool import Job, gpu_groups, run_jobs
 from seqnorm_repro.reproduce import cli
 
 # A "run": its GPUs and when it ran, on stdout (its log), then its exit code.
@@ -38,27 +38,36 @@ def test_jobs_run_side_by_side_each_on_its_own_gpus(tmp_path, caplog):
     assert caplog.messages == [f"run 1 exited with 3; its output is in {jobs[1].log}"]
 
 
-def test_gpus_split_into_groups_of_nproc():
-    assert gpu_groups_of(["0", "1", "2", "3"], 1) == ["0", "1", "2", "3"]
-    assert gpu_groups_of(["4", "5", "6", "7"], 2) == ["4,5", "6,7"]
+def test_gpus_split_into_groups_of_nproc(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpu_groups(["0", "1", "2", "3"], 1) == ["0", "1", "2", "3"]
+    assert gpu_groups([4, 5, 6, 7], 2) == ["4,5", "6,7"]
     with pytest.raises(ValueError, match="3 GPUs do not split into jobs of 2"):
-        gpu_groups_of(["0", "1", "2"], 2)
-    with pytest.raises(ValueError, match="distinct GPU ids"):
-        gpu_groups_of(["0", "0"], 1)
+        gpu_groups(["0", "1", "2"], 2)
+    for ids in (["0", "0"], [], [""], ["GPU-1"]):
+        with pytest.raises(ValueError, match="give 'all' or distinct GPU ids"):
+            gpu_groups(ids, 1)
 
 
-def test_gpus_all_are_the_visible_ones(monkeypatch):
+def test_gpu_ids_count_within_cuda_visible_devices(monkeypatch):
+    """As torch numbers them: in a SLURM allocation of GPUs 4-7, GPU 0 is the allocation's first."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
-    assert cli._gpu_groups("all", "torchrun", 2) == ["4,5", "6,7"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    with pytest.raises(ValueError, match="no CUDA device is visible here"):
-        cli._gpu_groups("all", None, 1)
+    assert gpu_groups("all", 2) == ["4,5", "6,7"]
+    assert gpu_groups(["0", "2"], 1) == ["4", "6"]
+    with pytest.raises(ValueError, match="GPU 4 is not among the 4 that CUDA_VISIBLE_DEVICES=4,5,6,7 leaves"):
+        gpu_groups(["4"], 1)
+    for hidden in ("", "-1", "-1,0"):  # CUDA reads up to the first invalid entry
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        with pytest.raises(ValueError, match="no CUDA device is visible here"):
+            gpu_groups("all", 1)
 
 
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["--gpus", "0,1", "--launcher", "slurm"], "--launcher slurm places them itself"),
+        (["--gpus", "0,1", "--launcher", "slurm"], "not as a Hydra multirun under --launcher slurm"),
+        (["--gpus="], "--gpus : give 'all' or distinct GPU ids"),
+        (["--nproc", "2"], "--nproc 2 needs --launcher torchrun"),
         (
             ["--gpus", "0,1,2", "--launcher", "torchrun", "--nproc", "2"],
             "--gpus 0,1,2 --nproc 2: 3 GPUs do not split into jobs of 2",
@@ -66,6 +75,7 @@ def test_gpus_all_are_the_visible_ones(monkeypatch):
     ],
 )
 def test_gpus_that_cannot_work_stop_before_any_run_in_one_line(args, error, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(cli, "run_target", _no_run)
     assert cli.main(["table1", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
@@ -74,6 +84,7 @@ def test_gpus_that_cannot_work_stop_before_any_run_in_one_line(args, error, tmp_
 
 def test_the_command_line_passes_one_gpu_group_per_run(tmp_path, monkeypatch):
     seen = []
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # ids as given
     monkeypatch.setattr(cli, "_cannot_start", lambda *args, **kwargs: None)  # as if CIFAR-100 were in data/
     monkeypatch.setattr(cli, "run_target", lambda *args: seen.append(args[-1]) or {})
     cli.main(["table1", "--gpus", "0,1,2,3", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)])

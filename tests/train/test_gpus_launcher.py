@@ -1,6 +1,7 @@
-"""`hydra/launcher=gpus`: a sweep's jobs side by side, each on its own GPU, in the job directories Hydra's
-basic launcher gives them; a failed job is reported with where its output is, and a `kill` of the sweep
-reaches its jobs. (On this CPU machine the jobs train on the CPU: CUDA_VISIBLE_DEVICES leaves it alone.)"""
+"""`hydra/launcher=gpus`: a sweep's jobs side by side, each on its own GPU, in the job directories and with
+the job numbers Hydra's basic launcher gives them; a failed job is reported with where its output is, and
+a `kill` of the sweep reaches its jobs. (On this CPU machine the jobs train on the CPU:
+CUDA_VISIBLE_DEVICES leaves it alone.)"""
 
 import contextlib
 import json
@@ -16,52 +17,71 @@ import yaml
 from seqnorm_repro.tracking.provenance import REPO_ROOT
 
 TINY = ["trainer.progress=false", "logger=none", "trainer.epochs=1", "trainer.limit_train_batches=1"]
+# The launcher chosen in a config file, as Hydra users do, rather than on the command line.
+CONFIG = """
+defaults:
+  - config
+  - override hydra/launcher: gpus
+  - _self_
+hydra:
+  launcher:
+    gpus: [0, 1]
+"""
 
 
 def _command(*args: str) -> list[str]:
-    return [sys.executable, str(REPO_ROOT / "train.py"), "-m", "hydra/launcher=gpus", *args]
+    return [sys.executable, str(REPO_ROOT / "train.py"), "-m", *args]
 
 
 def _sweep(*args: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(_command(*args), cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-def test_jobs_run_in_their_sweep_directories_and_a_failed_one_is_reported(tmp_path):
-    done = _sweep(
-        "hydra.launcher.gpus=[0,1]", "hydra.job.chdir=true", *TINY, "norm=ghostnorm", "gm=2,3", cwd=tmp_path
-    )
+def test_jobs_run_as_the_basic_launcher_runs_them_and_a_failed_one_is_reported(tmp_path):
+    (tmp_path / "gpus.yaml").write_text(CONFIG)
+    args = ["-cd", str(tmp_path), "-cn", "gpus", "hydra.job.chdir=true", *TINY, "norm=ghostnorm", "gm=2,3"]
+    done = _sweep(*args, cwd=tmp_path)
     assert done.returncode == 1  # gm=3 does not divide the batch of 128
     (sweep,) = (tmp_path / "multirun").iterdir()
     assert f"exited with 1; its output is in {sweep.relative_to(tmp_path)}/1/console.log" in done.stderr
     assert "choose a gm that divides 128" in (sweep / "1" / "console.log").read_text()
     assert json.loads((sweep / "0" / "results.json").read_text())["status"] == "completed"
-    job = yaml.safe_load((sweep / "0" / ".hydra" / "hydra.yaml").read_text())["hydra"]
-    assert "gm=2" in job["overrides"]["task"] and job["job"]["chdir"]  # the user's Hydra overrides kept
+    for num in (0, 1):
+        job = yaml.safe_load((sweep / str(num) / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert job["job"]["num"] == num and job["job"]["chdir"]  # the sweep's numbers, the user's overrides
+        assert f"gm={num + 2}" in job["overrides"]["task"]
     assert "gm=2,3" in yaml.safe_load((sweep / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
 
 
 @pytest.mark.parametrize(
     ("gpus", "error"),
-    [("[0,0]", "give distinct GPU ids"), ("3", "give 'all' or a list of ids such as [0,1,2,3]")],
+    [
+        ("[0,0]", "give 'all' or distinct GPU ids such as 0,1,2,3"),
+        ("[]", "give 'all' or distinct GPU ids such as 0,1,2,3"),
+        ("3", "give 'all' or a list of ids such as [0,1,2,3]"),
+    ],
 )
 def test_gpus_that_cannot_work_are_one_line_errors(gpus, error, tmp_path):
-    done = _sweep(f"hydra.launcher.gpus={gpus}", "gm=2,4", cwd=tmp_path)
+    done = _sweep("hydra/launcher=gpus", f"hydra.launcher.gpus={gpus}", "gm=2,4", cwd=tmp_path)
     assert done.returncode == 1 and f"hydra.launcher.gpus={gpus.replace(',', ', ')}: {error}" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_a_kill_of_the_sweep_reaches_its_jobs(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["kill", "kill -INT"])
+def test_a_signal_to_the_sweep_alone_reaches_its_jobs(signum, tmp_path):
     command = _command(
-        "hydra.launcher.gpus=[0]", "trainer.progress=false", "logger=none", "trainer.epochs=100"
+        "hydra/launcher=gpus", "hydra.launcher.gpus=[0]", "trainer.progress=false", "logger=none"
     )
-    sweep = subprocess.Popen([*command, "seed=0,1"], cwd=tmp_path, start_new_session=True)
+    sweep = subprocess.Popen(
+        [*command, "trainer.epochs=100", "seed=0,1"], cwd=tmp_path, start_new_session=True
+    )
     try:
         for _ in range(1200):  # the first job has trained an epoch
             if any(p.read_text().count("epoch 1/100") for p in tmp_path.glob("multirun/*/0/console.log")):
                 break
             time.sleep(0.1)
-        os.kill(sweep.pid, signal.SIGTERM)
-        assert sweep.wait(timeout=60) == 128 + signal.SIGTERM
+        os.kill(sweep.pid, signum)
+        assert sweep.wait(timeout=20) == 128 + signum  # not INTERRUPT_GRACE_S (30 s) later
     finally:
         with contextlib.suppress(ProcessLookupError):  # the sweep, and any job it left training
             os.killpg(sweep.pid, signal.SIGKILL)
