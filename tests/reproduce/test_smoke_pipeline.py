@@ -13,12 +13,17 @@ from seqnorm_repro.reproduce.sweep import run_target
 from seqnorm_repro.reproduce.targets import Target, table1
 
 
+def _mini_table1(tmp_path, name: str, rows: int):
+    """A target of Table 1's first `rows` rows, its smoke data written; (target, runs root, overrides)."""
+    smoke_data = tmp_path / "smoke-data"
+    write_smoke_data(smoke_data, "cifar100")
+    target = Target(name, f"The first {rows} row(s) of Table 1", table1().rows[:rows], "cifar100")
+    return target, tmp_path / "runs", scale_overrides("smoke", "cifar100", smoke_data)
+
+
 @pytest.mark.slow
 def test_two_rows_sweep_aggregate_and_skip_on_rerun(tmp_path):
-    target = Target("mini_table1", "Two rows of Table 1", table1().rows[:2], "cifar100")
-    smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
-    write_smoke_data(smoke_data, "cifar100")
-    extra = scale_overrides("smoke", "cifar100", smoke_data)
+    target, runs, extra = _mini_table1(tmp_path, "mini_table1", rows=2)
     assert run_target(target, "smoke", [0, 1], runs, extra, None) == {
         "batchnorm": [0, 1],
         "noisy_batchnorm": [0, 1],
@@ -45,10 +50,8 @@ def test_cli_writes_tables_and_the_section_2_2_example(tmp_path):
 
 @pytest.mark.slow
 def test_torchrun_launcher_runs_each_seed_in_its_run_directory(tmp_path):
-    target = Target("mini_torchrun", "One row on 2 processes", table1().rows[:1], "cifar100")
-    smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
-    write_smoke_data(smoke_data, "cifar100")
-    extra = (*scale_overrides("smoke", "cifar100", smoke_data), "trainer.batch_size=128")  # 64 per process
+    target, runs, extra = _mini_table1(tmp_path, "mini_torchrun", rows=1)
+    extra = (*extra, "trainer.batch_size=128")  # 64 per process
     assert run_target(target, "smoke", [0], runs, extra, "torchrun", processes=2) == {"batchnorm": [0]}
     results = json.loads(
         (runs / "mini_torchrun" / "smoke" / "batchnorm" / "seed0" / "results.json").read_text()
@@ -60,10 +63,7 @@ def test_torchrun_launcher_runs_each_seed_in_its_run_directory(tmp_path):
 @pytest.mark.slow
 def test_gpus_run_the_seeds_side_by_side_in_their_run_directories(tmp_path):
     """--gpus 0,1 on a machine without GPUs: the runs train on the CPU, as CUDA_VISIBLE_DEVICES leaves it."""
-    target = Target("mini_gpus", "One row, two seeds side by side", table1().rows[:1], "cifar100")
-    smoke_data, runs = tmp_path / "smoke-data", tmp_path / "runs"
-    write_smoke_data(smoke_data, "cifar100")
-    extra = scale_overrides("smoke", "cifar100", smoke_data)
+    target, runs, extra = _mini_table1(tmp_path, "mini_gpus", rows=1)
     assert run_target(target, "smoke", [0, 1], runs, extra, None, gpu_groups=["0", "1"]) == {
         "batchnorm": [0, 1]
     }
