@@ -62,6 +62,11 @@ def _open(dataset: DatasetConfig, root: Path, train: bool) -> Dataset:
         if not str(err).startswith(_TORCHVISION_MISSING):  # e.g. MNIST reshaping a truncated IDX file
             raise _unreadable(dataset.name, root / folder, err) from err
         raise _not_found(dataset, root, folder, cls is not unchecked, err) from err
+    except PermissionError as err:  # files there, but not this user's to read: a download would not help
+        raise DatasetUnusable(
+            f"{dataset.name} files under {root / folder}/ cannot be read ({one_line(err)}): give this user "
+            "read access to them"
+        ) from err
     except OSError as err:  # URLError when offline
         raise _not_found(dataset, root, folder, cls is not unchecked, err) from err
     # a truncated CIFAR file (md5 checks were off), or an MNIST file whose header torchvision asserts on

@@ -5,6 +5,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import torchvision.datasets.cifar
 
 from seqnorm_repro.config import AugmentConfig, DatasetConfig, PathsConfig
 from seqnorm_repro.data import DatasetNotFound, build_data
@@ -69,6 +70,16 @@ def test_truncated_cifar_file_is_one_line_saying_to_download_again(cifar10_root,
         DatasetUnusable, match=r"^cifar10 files under .* are unreadable \(.*download them again$"
     ):
         _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), tmp_path)
+
+
+def test_files_this_user_cannot_read_say_so_rather_than_not_found(cifar10_root, monkeypatch):
+    def forbidden(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(torchvision.datasets.cifar, "open", forbidden, raising=False)  # root reads all files
+    with pytest.raises(DatasetUnusable, match=r"^cifar10 files under .* cannot be read \(PermissionError: .*"
+                       r"give this user read access to them$"):  # fmt: skip
+        _build(DatasetConfig(name="cifar10", download=False, verify_checksums=False), cifar10_root)
 
 
 @pytest.mark.parametrize(
