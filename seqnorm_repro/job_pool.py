@@ -50,9 +50,7 @@ def _gpu_names(requested: str | Sequence[object]) -> list[str]:
     visible = _visible_names()
     if requested == "all":
         if visible is None:
-            import torch  # its seconds of imports only here
-
-            visible = [str(i) for i in range(torch.cuda.device_count())]
+            visible = [str(i) for i in range(_device_count())]
         if not visible:
             raise ValueError("no CUDA device is visible here; name GPU ids, or run one job at a time")
         return visible
@@ -60,6 +58,9 @@ def _gpu_names(requested: str | Sequence[object]) -> list[str]:
     if not ids or len(set(ids)) != len(ids) or not all(i.isdigit() for i in ids):
         raise ValueError("give 'all' or distinct GPU ids such as 0,1,2,3")
     if visible is None:
+        count = _device_count()  # 0 on a machine without GPUs, where the jobs run on the CPU
+        if count and (missing := [i for i in ids if int(i) >= count]):
+            raise ValueError(f"GPU {missing[0]} is not among the {count} GPUs here (ids count from 0)")
         return ids
     if missing := [i for i in ids if int(i) >= len(visible)]:
         raise ValueError(
@@ -67,6 +68,12 @@ def _gpu_names(requested: str | Sequence[object]) -> list[str]:
             f"{os.environ['CUDA_VISIBLE_DEVICES']} leaves (ids count from 0 within it)"
         )
     return [visible[int(i)] for i in ids]
+
+
+def _device_count() -> int:
+    import torch  # its seconds of imports only here
+
+    return torch.cuda.device_count()
 
 
 def _visible_names() -> list[str] | None:
@@ -135,14 +142,22 @@ def _start(job: Job, device: str | None) -> subprocess.Popen:
 
 def _stop(children: list[subprocess.Popen], signum: int | None) -> None:
     """Send `signum` (None: they have had the terminal's), wait up to INTERRUPT_GRACE_S in all for the
-    jobs to close their runs, then SIGTERM the rest."""
+    jobs to close their runs, then SIGTERM the rest (at once on a second Ctrl-C)."""
     if signum is not None:
         for child in children:
             child.send_signal(signum)
     deadline = time.monotonic() + INTERRUPT_GRACE_S
-    for child in children:
-        try:
-            child.wait(timeout=max(deadline - time.monotonic(), 0))
-        except subprocess.TimeoutExpired:
-            child.terminate()  # the trainer takes SIGTERM as it takes Ctrl-C
+    try:
+        for child in children:
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0))
+            except subprocess.TimeoutExpired:
+                child.terminate()  # the trainer takes SIGTERM as it takes Ctrl-C
+                child.wait()
+    except KeyboardInterrupt:  # a second Ctrl-C: no more grace, but no job left running either
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
             child.wait()
+        raise

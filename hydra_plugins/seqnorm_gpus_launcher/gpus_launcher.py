@@ -65,6 +65,8 @@ class GpusLauncher(Launcher):
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         if self.job_num is not None:
+            if len(job_overrides) != 1:
+                raise GpusLauncherError("hydra.launcher.job_num is the launcher's own: leave it unset")
             return [self._run_here(list(job_overrides[0]), self.job_num)]
         return self._launch_side_by_side([list(o) for o in job_overrides], initial_job_idx)
 
@@ -144,9 +146,8 @@ class GpusLauncher(Launcher):
             ]
             if value is not None
         ]
-        hydra_overrides = [
-            o for o in self.config.hydra.overrides.hydra if not o.lstrip("+~").startswith(REPLACED)
-        ]
+        given = OmegaConf.to_container(self.config.hydra.overrides.hydra, resolve=False)  # seed${seed} stays
+        hydra_overrides = [o for o in given if not o.lstrip("+~").startswith(REPLACED)]
         return [
             sys.executable,
             *program[1:],

@@ -67,7 +67,7 @@ def run_target(
     `launcher` is a conf/hydra/launcher choice for the row's multirun, or "torchrun": Hydra multirun
     cannot start torchrun's processes, so each seed then runs as its own `torchrun --nproc_per_node=
     <processes> train.py` in the same run directory. With `gpu_groups` (CUDA_VISIBLE_DEVICES values, one
-    per run at a time: `job_pool.gpu_groups_of`), each seed also runs on its own, as many at once as there are
+    per run at a time: `job_pool.gpu_groups`), each seed also runs on its own, as many at once as there are
     groups, its output in its run directory's console.log.
     """
     launched: dict[str, list[int]] = {}

@@ -14,13 +14,14 @@ import time
 
 import pytest
 
-# A "run" that takes a second to close on Ctrl-C, started by the sweep's own runner.
+# A "run" that takes a second to close on SIGTERM and argv[2] seconds on Ctrl-C, started by the sweep's
+# own runner.
 RUN = textwrap.dedent(
     """
     import signal, sys, time
     from pathlib import Path
     def close(signum, frame):
-        time.sleep(1)
+        time.sleep(float(sys.argv[2]) if signum == signal.SIGINT else 1)
         Path(sys.argv[1]).write_text(f"closed on {signal.Signals(signum).name}")
         sys.exit(128 + signum)
     signal.signal(signal.SIGINT, close)
@@ -35,8 +36,8 @@ SWEEP = textwrap.dedent(
     from pathlib import Path
     from seqnorm_repro.job_pool import Job, run_jobs
     from seqnorm_repro.train.interrupt import exit_code, sigterm_raises
-    markers, devices = sys.argv[2].split(","), json.loads(sys.argv[3])
-    jobs = [Job(m, [sys.executable, "-c", sys.argv[1], m], Path(m + ".log")) for m in markers]
+    markers, devices, close_s = sys.argv[2].split(","), json.loads(sys.argv[3]), sys.argv[4]
+    jobs = [Job(m, [sys.executable, "-c", sys.argv[1], m, close_s], Path(m + ".log")) for m in markers]
     try:
         with sigterm_raises():  # as reproduce/cli.py runs it
             run_jobs(jobs, devices)
@@ -46,10 +47,10 @@ SWEEP = textwrap.dedent(
 )
 
 
-def _start_sweep(markers, devices):
+def _start_sweep(markers, devices, close_s=1.0):
     """The sweep, in a process group of its own (a terminal's foreground job), once its runs have started."""
     sweep = subprocess.Popen(
-        [sys.executable, "-c", SWEEP, RUN, ",".join(map(str, markers)), json.dumps(devices)],
+        [sys.executable, "-c", SWEEP, RUN, ",".join(map(str, markers)), json.dumps(devices), str(close_s)],
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -78,3 +79,18 @@ def test_the_running_jobs_close_their_runs(signum, to_group, devices, tmp_path):
             os.killpg(sweep.pid, signal.SIGKILL)
     for marker in markers:
         assert marker.read_text() == f"closed on {signal.Signals(signum).name}"
+
+
+def test_a_second_ctrl_c_stops_a_job_that_is_slow_to_close_at_once(tmp_path):
+    """Side-by-side jobs have process groups of their own, so a terminal could not reach one left behind."""
+    marker = tmp_path / "run0"
+    sweep = _start_sweep([marker], ["0"], close_s=60)
+    try:
+        os.killpg(sweep.pid, signal.SIGINT)
+        time.sleep(1)
+        os.killpg(sweep.pid, signal.SIGINT)
+        assert sweep.wait(timeout=20) == 128 + signal.SIGINT  # not INTERRUPT_GRACE_S (30 s) later
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert marker.read_text() == "closed on SIGTERM"

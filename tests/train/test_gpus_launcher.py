@@ -39,17 +39,18 @@ def _sweep(*args: str, cwd) -> subprocess.CompletedProcess:
 
 def test_jobs_run_as_the_basic_launcher_runs_them_and_a_failed_one_is_reported(tmp_path):
     (tmp_path / "gpus.yaml").write_text(CONFIG)
-    args = ["-cd", str(tmp_path), "-cn", "gpus", "hydra.job.chdir=true", *TINY, "norm=ghostnorm", "gm=2,3"]
-    done = _sweep(*args, cwd=tmp_path)
+    args = ["-cd", str(tmp_path), "-cn", "gpus", "hydra.job.chdir=true", "hydra.sweep.subdir=gm${gm}"]
+    done = _sweep(*args, *TINY, "norm=ghostnorm", "gm=2,3", cwd=tmp_path)
     assert done.returncode == 1  # gm=3 does not divide the batch of 128
     (sweep,) = (tmp_path / "multirun").iterdir()
-    assert f"exited with 1; its output is in {sweep.relative_to(tmp_path)}/1/console.log" in done.stderr
-    assert "choose a gm that divides 128" in (sweep / "1" / "console.log").read_text()
-    assert json.loads((sweep / "0" / "results.json").read_text())["status"] == "completed"
-    for num in (0, 1):
-        job = yaml.safe_load((sweep / str(num) / ".hydra" / "hydra.yaml").read_text())["hydra"]
-        assert job["job"]["num"] == num and job["job"]["chdir"]  # the sweep's numbers, the user's overrides
-        assert f"gm={num + 2}" in job["overrides"]["task"]
+    assert f"exited with 1; its output is in {sweep.relative_to(tmp_path)}/gm3/console.log" in done.stderr
+    assert "choose a gm that divides 128" in (sweep / "gm3" / "console.log").read_text()
+    assert json.loads((sweep / "gm2" / "results.json").read_text())["status"] == "completed"
+    for num, gm in enumerate(
+        (2, 3)
+    ):  # the subdir resolved per job, the sweep's numbers, the user's overrides
+        job = yaml.safe_load((sweep / f"gm{gm}" / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert job["job"]["num"] == num and job["job"]["chdir"] and f"gm={gm}" in job["overrides"]["task"]
     assert "gm=2,3" in yaml.safe_load((sweep / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
 
 
@@ -65,6 +66,14 @@ def test_gpus_that_cannot_work_are_one_line_errors(gpus, error, tmp_path):
     done = _sweep("hydra/launcher=gpus", f"hydra.launcher.gpus={gpus}", "gm=2,4", cwd=tmp_path)
     assert done.returncode == 1 and f"hydra.launcher.gpus={gpus.replace(',', ', ')}: {error}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_launchers_own_job_number_is_not_for_setting(tmp_path):
+    """Set on a sweep, it would run the first job alone under that number."""
+    done = _sweep("hydra/launcher=gpus", "hydra.launcher.job_num=5", "gm=2,4", cwd=tmp_path)
+    assert (
+        done.returncode == 1 and "hydra.launcher.job_num is the launcher's own: leave it unset" in done.stderr
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["kill", "kill -INT"])
