@@ -3,7 +3,8 @@
 run their jobs here. Hydra's basic launcher runs one job at a time, and `submitit_local` starts every
 job at once on the same GPUs.
 
-Free of torch until 'all' GPUs are asked for, so that Hydra's launcher can import it cheaply.
+Free of torch until GPUs are counted (when CUDA_VISIBLE_DEVICES does not list them), so that Hydra's
+launcher can import it cheaply.
 """
 
 from __future__ import annotations

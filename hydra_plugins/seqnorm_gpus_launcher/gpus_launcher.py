@@ -7,7 +7,7 @@ Each job runs as this command again for that job alone (`hydra.launcher.job_num`
 GPU (CUDA_VISIBLE_DEVICES), its output in its job directory's console.log; seqnorm_repro/job_pool.py
 runs them. There the launcher runs the one job in its process as Hydra's basic launcher would, with the
 sweep's job number, so the job's config, directory and records are the basic launcher's. Hydra imports
-every plugin on every start, so this module imports the pool (and torch, for 'all') only to launch.
+every plugin on every start, so this module imports the pool (and torch, to count GPUs) only to launch.
 """
 
 import logging
