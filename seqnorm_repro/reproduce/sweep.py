@@ -72,6 +72,7 @@ def run_target(
     """
     launched: dict[str, list[int]] = {}
     jobs: list[Job] = []
+    one_per_seed = launcher == "torchrun" or bool(gpu_groups)
     for row in target.rows:
         overrides = row_overrides(target, scale, row, extra)
         todo = [
@@ -84,7 +85,6 @@ def run_target(
             continue
         launched[row.slug] = todo
         log.info("%s: %s, seeds %s", target.name, row.label, todo)
-        one_per_seed = launcher == "torchrun" or bool(gpu_groups)
         jobs += _row_jobs(target, scale, row, todo, runs_root, overrides, launcher, processes, one_per_seed)
     run_jobs(jobs, gpu_groups or [None])
     return launched
