@@ -27,6 +27,7 @@ class SeqCoefficients:
         self.var = var.view(batch, gc, -1)
         means = mean.view(batch, gc, -1)
         self.dev = means - means.mean(-1, keepdim=True)
+        self.dev -= self.dev.mean(-1, keepdim=True)  # 0 for a group of equal means, as for the rows above
         self.rho = torch.rsqrt((self.var + self.dev.square()).mean(-1, keepdim=True) + eps)
         # its output's per-row moments, then GhostNorm: per (ghost group, channel)
         z_mean = (self.dev * self.rho).view(gm, -1, channels)
@@ -77,9 +78,15 @@ class SeqNormFunction(torch.autograd.Function):
         mean = flat.sum(-1) / size
         y = torch.empty_like(x)
         centred = torch.sub(flat, mean.unsqueeze(-1), out=y.view(flat.shape))  # y's buffer, for now
-        var = row_sum_of_squares(centred) / size
-        coefficients = SeqCoefficients(mean, var, weight, bias, gc, gm, eps)
-        rows_affine(x, mean, coefficients.slope, coefficients.shift, out=y)
+        # sum / size rounds: a constant row would keep its rounding error as a variance, and x - mean as
+        # an output, that the two stages' 1 / sqrt(var + eps) each scale up (to O(1) for |x| ~ 1e3). So
+        # the corrected two-pass variance, and y from the centred rows, less their residual mean: the
+        # affine's alpha * x + beta form cancels in proportion to its input's mean, here ~0, not x's
+        residual = centred.sum(-1) / size
+        var = (row_sum_of_squares(centred) / size - residual.square()).clamp_min_(0)
+        coefficients = SeqCoefficients(mean + residual, var, weight, bias, gc, gm, eps)
+        rows_affine(y, residual, coefficients.slope, coefficients.shift, out=y)
+        mean += residual
         ctx.save_for_backward(x, weight, bias, mean, var)
         ctx.hyper = (gc, gm, eps)
         ghost_mean, ghost_var = coefficients.ghost_mean.squeeze(1), coefficients.ghost_var.squeeze(1)

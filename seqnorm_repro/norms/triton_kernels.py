@@ -77,7 +77,9 @@ def moments_kernel(x_ptr, part_ptr, G, SAMPLES, POSITIONS, C, stride_g, stride_m
                    CHUNKS, TILES_PER_CHUNK,
                    BLOCK_M: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):  # fmt: skip
     """(count, mean, M2) per (chunk, group, channel) in one read of x: each tile's mean and centred sum of
-    squares, merged into the running summary by Chan's formula."""
+    squares (the corrected two-pass form: sum / count rounds, which would leave a constant channel a
+    variance that SeqNorm's two 1 / sqrt(var + eps) scale up to O(1) outputs), merged into the running
+    summary by Chan's formula."""
     acc = part_ptr.dtype.element_ty
     g, k, c = _program(C, CHUNKS, BLOCK_C, False)
     n = tl.zeros([BLOCK_C], acc)
@@ -90,7 +92,9 @@ def moments_kernel(x_ptr, part_ptr, G, SAMPLES, POSITIONS, C, stride_g, stride_m
         x = tl.load(x_ptr + offsets, mask=mask, other=0.0).to(acc)
         tile_mean = tl.sum(tl.sum(x, 0), 0) / count
         centred = tl.where(mask, x - tile_mean[None, None, :], 0.0)
-        n, mean, m2 = _chan(n, mean, m2, count, tile_mean, tl.sum(tl.sum(centred * centred, 0), 0))
+        residual = tl.sum(tl.sum(centred, 0), 0) / count
+        tile_m2 = tl.maximum(tl.sum(tl.sum(centred * centred, 0), 0) - residual * residual * count, 0.0)
+        n, mean, m2 = _chan(n, mean, m2, count, tile_mean + residual, tile_m2)
     out = (k * G + g) * C + c
     field = CHUNKS * G * C
     cmask = c < C
@@ -305,6 +309,9 @@ def seq_group_stats_kernel(part_ptr, mean_ptr, var_ptr, group_mean_ptr, rho_ptr,
     channels = C // GC
     group_mean = tl.sum(mean, 2) / channels
     deviation = tl.where(mask, mean - group_mean[:, :, None], 0.0)
+    residual = tl.sum(deviation, 2) / channels  # corrected, as in moments_kernel: equal means, no variance
+    group_mean += residual
+    deviation = tl.where(mask, deviation - residual[:, :, None], 0.0)
     group_var = tl.sum(var + deviation * deviation, 2) / channels
     tl.store(group_mean_ptr + groups, group_mean, mask=groups_mask)
     tl.store(rho_ptr + groups, 1 / tl.sqrt(group_var + eps), mask=groups_mask)

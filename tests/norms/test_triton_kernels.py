@@ -105,6 +105,21 @@ def test_seqnorm_matches_reference_float64(shape, layout, gc, gm):
     assert ours[0].stride() == x.stride() and ours[3].stride() == x.stride()
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "channels_last"])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_seqnorm_constant_channel_group_in_fp32(layout, per_sample):
+    """|x| ~ 1e3, constant over a GroupNorm group of 3 channels: the rounded tile and group means left a
+    variance that both stages' 1 / sqrt(var + eps) scaled up to O(1) outputs."""
+    x, dy, weight, bias = _inputs((8, 6, 3, 5), layout)
+    x[:, :3] = 1000.1 + (
+        0.37 * torch.arange(8.0, dtype=x.dtype, device=DEVICE).view(8, 1, 1, 1) if per_sample else 0
+    )
+    ours = _run(triton_ops.seq_norm_triton, *(t.float() for t in (x, dy, weight, bias)), 2, 4)
+    exact = _run(seq_norm_reference, x, dy, weight, bias, 2, 4)
+    for name, a, b in zip(["y", "mean", "var", "dx", "dweight", "dbias"], ours, exact, strict=True):
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-4 * b.abs().max().item(), msg=name)
+
+
 @pytest.mark.parametrize(
     ("triton_norm", "reference_norm", "hyper"),
     [
