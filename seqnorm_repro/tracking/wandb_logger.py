@@ -86,12 +86,22 @@ class WandbLogger(MetricsLogger):
                 self.run.log(row, step=row["step"])
 
     def summarise(self, results: dict[str, Any]) -> None:
-        for key, value in results.items():
-            if isinstance(value, int | float | str):
-                self.run.summary[key] = value
+        self.run.summary.update(summary_values(results))
 
     def finish(self, failed: bool = False) -> None:
         self.run.finish(exit_code=1 if failed else 0)
+
+
+def summary_values(results: dict[str, Any]) -> dict[str, Any]:
+    """results.json's numbers and strings for the run's summary, nested ones as `key/inner` (the test sets'
+    `test_acc/<set>`, as logged); not its config, which is the run's W&B config already."""
+    flat: dict[str, Any] = {}
+    for key, value in results.items():
+        if isinstance(value, dict) and key != "config":
+            flat.update({f"{key}/{k}": v for k, v in summary_values(value).items()})
+        elif isinstance(value, int | float | str):
+            flat[key] = value
+    return flat
 
 
 def make_logger(

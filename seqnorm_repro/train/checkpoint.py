@@ -50,6 +50,8 @@ def load_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
     if mismatch := record_mismatch(state, config):
         raise CheckpointError(
             f"{path} was written by a different config ({mismatch}); run in a new directory "
-            "(hydra.run.dir=..., or hydra.sweep.dir=... under -m) or set trainer.resume=never"
+            "(hydra.run.dir=...; under -m a new hydra.sweep.dir, or the sweep's values in the order that "
+            "trained it: jobs are numbered by it, so new values go last) or set trainer.resume=never to "
+            "overwrite that run"
         )
     return state

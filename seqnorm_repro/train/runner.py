@@ -188,10 +188,21 @@ def _run_name(name: str) -> str:
 
 
 def _grouped(logger: LoggerConfig) -> LoggerConfig:
-    """logger.group, or under -m the sweep's directory, so that every sweep's W&B runs are one group."""
+    """logger.group, or under -m the sweep's directory, so that every sweep's W&B runs are one group:
+    relative to where the command ran when inside it, however hydra.sweep.dir was spelled (the resume
+    hint's absolute path joins the group the sweep started)."""
     if logger.group is None and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        return dataclasses.replace(logger, group=HydraConfig.get().sweep.dir)
+        sweep_dir, cwd = _sweep_dir(), Path(HydraConfig.get().runtime.cwd).resolve()
+        group = sweep_dir.relative_to(cwd) if sweep_dir.is_relative_to(cwd) else sweep_dir
+        return dataclasses.replace(logger, group=str(group))
     return logger
+
+
+def _sweep_dir() -> Path:
+    """hydra.sweep.dir, absolute: a relative one is relative to where the command ran, which is not the
+    working directory under hydra.job.chdir=true."""
+    hydra = HydraConfig.get()
+    return (Path(hydra.runtime.cwd) / hydra.sweep.dir).resolve()
 
 
 def _resume_hint(run_dir: Path) -> str:
@@ -201,7 +212,7 @@ def _resume_hint(run_dir: Path) -> str:
         return f"run again with paths.output_dir={run_dir}"
     hydra = HydraConfig.get()
     if hydra.mode == RunMode.MULTIRUN:
-        return f"run the same command with hydra.sweep.dir={Path(hydra.sweep.dir).resolve()}"
+        return f"run the same command with hydra.sweep.dir={_sweep_dir()}"
     return f"run the same command with hydra.run.dir={run_dir}"
 
 

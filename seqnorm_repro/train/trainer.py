@@ -23,7 +23,7 @@ from tqdm import tqdm
 from seqnorm_repro.config import Config, ConfigError
 from seqnorm_repro.data import DataBundle
 from seqnorm_repro.tracking.provenance import git_commit, hardware
-from seqnorm_repro.tracking.run_files import write_json, write_jsonl
+from seqnorm_repro.tracking.run_files import read_json, write_json, write_jsonl
 from seqnorm_repro.tracking.wandb_logger import MetricsLogger
 from seqnorm_repro.train.callbacks import Callback
 from seqnorm_repro.train.checkpoint import save_checkpoint
@@ -195,8 +195,8 @@ class Trainer:
             then = (
                 f"{self.context.resume_hint} to resume from {last}"
                 if self.state.epoch
-                else "nothing to resume"
-            )
+                else f"no checkpoint yet; {self.context.resume_hint} to train it from the start"
+            )  # a sweep's hint names its directory, which resumes the jobs that did not finish
             log.warning("interrupted after %d of %d epochs: %s", self.state.epoch, cfg.epochs, then)
             raise
         except BaseException as err:
@@ -211,6 +211,12 @@ class Trainer:
         replaces its files now, as results.json is: its checkpoints and metrics must not outlive it beside
         this run's record (a stop before epoch 1 ends would leave them; best.pt, with no validation set,
         would never be overwritten)."""
+        earlier = read_json(self.run_dir / "results.json")
+        if earlier and self.cfg.trainer.resume == "never":
+            log.warning(
+                "trainer.resume=never: replacing the run recorded in %s (%s, epochs completed: %s)",
+                self.run_dir, earlier.get("status"), earlier.get("epochs_completed"),
+            )  # fmt: skip
         for checkpoint in (last_checkpoint(self.run_dir), self.checkpoint_dir / "best.pt"):
             checkpoint.unlink(missing_ok=True)
         write_jsonl(self.run_dir / "metrics.jsonl", [])

@@ -21,7 +21,7 @@ from omegaconf import read_write
 from seqnorm_repro import launch
 from seqnorm_repro.config import LoggerConfig, validate
 from seqnorm_repro.tracking.provenance import REPO_ROOT
-from seqnorm_repro.tracking.wandb_logger import make_logger
+from seqnorm_repro.tracking.wandb_logger import make_logger, summary_values
 from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
 from seqnorm_repro.train.runner import _grouped, _run_name, _warn_unread_gm_gc
@@ -179,6 +179,25 @@ def test_wandb_logs_offline_into_the_run_dir(tmp_path, run_config, caplog, monke
     assert f"to upload it: wandb sync {offline_runs[0]}\n" in caplog.text
 
 
+def test_the_wandb_summary_holds_results_json_nested_values_as_logged():
+    results = {
+        "status": "completed",
+        "best_val_acc": 0.9,
+        "final_val_acc": None,
+        "test_acc": {"imagenetv2-top-images": 0.7, "imagenetv2-threshold0.7": 0.6},
+        "norm_groups": {"world_size": 2, "layers": {"samples_per_group": 8}},
+        "config": {"seed": 0},
+    }
+    assert summary_values(results) == {
+        "status": "completed",
+        "best_val_acc": 0.9,
+        "test_acc/imagenetv2-top-images": 0.7,
+        "test_acc/imagenetv2-threshold0.7": 0.6,
+        "norm_groups/world_size": 2,
+        "norm_groups/layers/samples_per_group": 8,
+    }
+
+
 def test_a_resumed_offline_wandb_run_logs_its_earlier_epochs_again(tmp_path, run_config, monkeypatch):
     """Each launch's offline folder is uploaded on its own: the newest one must hold every epoch."""
     run(run_config(tmp_path, [], logger="wandb"), max_epochs=1)
@@ -299,17 +318,31 @@ def test_wandb_run_names_carry_the_overrides_that_tell_a_sweeps_runs_apart():
     assert _run_name("cifar100_wrn28_10") == "cifar100_wrn28_10"
 
 
-def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set():
+def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set(tmp_path):
+    """However the sweep directory is spelled: the resume hint gives it absolute."""
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["hydra.sweep.dir=multirun/grid"], return_hydra_config=True)
     logger = LoggerConfig()
     hydra_config = HydraConfig.instance()
+    spellings = {
+        "multirun/grid": "multirun/grid",
+        str(tmp_path / "multirun" / "grid"): "multirun/grid",
+        "./multirun/../multirun/grid": "multirun/grid",
+        "/elsewhere/grid": "/elsewhere/grid",  # outside where the command ran: absolute
+    }
     try:
+        with read_write(cfg.hydra):
+            cfg.hydra.runtime.cwd = str(tmp_path)
         for mode, expected in ((RunMode.RUN, None), (RunMode.MULTIRUN, "multirun/grid")):
             with read_write(cfg.hydra):
                 cfg.hydra.mode = mode
             hydra_config.set_config(cfg)
             assert _grouped(logger).group == expected
+        for spelled, expected in spellings.items():
+            with read_write(cfg.hydra):
+                cfg.hydra.sweep.dir = spelled
+            hydra_config.set_config(cfg)
+            assert _grouped(logger).group == expected, spelled
         assert _grouped(dataclasses.replace(logger, group="table1-paper")).group == "table1-paper"
     finally:
         hydra_config.cfg = None

@@ -119,6 +119,22 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, run_config, content):
     torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=True)
 
 
+def test_an_interrupt_before_the_first_checkpoint_still_says_how_to_train_it(
+    tmp_path, run_config, caplog, monkeypatch
+):
+    """A sweep's job stopped in its first epoch: the hint names where to run again (under -m, the sweep)."""
+
+    def interrupted(self, epoch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(run_config(tmp_path, []))
+    hint = f"run again with paths.output_dir={tmp_path.resolve()} to train it from the start"
+    assert f"interrupted after 0 of 2 epochs: no checkpoint yet; {hint}" in caplog.text
+    assert json.loads((tmp_path / "results.json").read_text())["status"] == "interrupted"
+
+
 def test_a_missing_last_checkpoint_trains_again_with_a_warning(tmp_path, run_config, caplog):
     run(run_config(tmp_path, []), max_epochs=1)
     (tmp_path / "checkpoints" / "last.pt").unlink()
@@ -127,10 +143,17 @@ def test_a_missing_last_checkpoint_trains_again_with_a_warning(tmp_path, run_con
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1 rewritten, then 2
 
 
-def test_starting_over_replaces_the_earlier_runs_checkpoints_and_metrics_at_once(tmp_path, run_config):
-    """trainer.resume=never stopped before its first epoch ends leaves no file of the run it replaced."""
+def test_starting_over_replaces_the_earlier_runs_checkpoints_and_metrics_at_once(
+    tmp_path, run_config, caplog
+):
+    """trainer.resume=never stopped before its first epoch ends leaves no file of the run it replaced, and
+    says what it replaced."""
     run(run_config(tmp_path, []), max_epochs=1)
     run(run_config(tmp_path, ["trainer.resume=never"]), max_epochs=0)  # a stop before epoch 1 ends
+    assert (
+        f"trainer.resume=never: replacing the run recorded in {tmp_path} (incomplete, epochs completed: 1)"
+        in caplog.text
+    )
     assert json.loads((tmp_path / "results.json").read_text())["epochs_completed"] == 0
     assert (tmp_path / "metrics.jsonl").read_text() == ""
     assert list((tmp_path / "checkpoints").iterdir()) == []
