@@ -304,6 +304,7 @@ class NoisyBatchNorm(GhostNorm):
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and self.noise_std > 0):
             return super().forward(x)
+        check_input(self._describe(), x, self.num_features)  # before the cast, which would take integers
         # In fp32 at least: bf16 and fp16 cannot hold x + 3e-4 (the paper's best noise_std) for |x| ~ 1.
         wide = x.to(torch.promote_types(x.dtype, torch.float32))
         return super().forward(wide + self.noise_std * torch.randn_like(wide)).to(x.dtype)

@@ -32,8 +32,15 @@ def test_one_sample_of_several_values_per_group_is_normalised_as_batchnorm_would
         torch.testing.assert_close(GhostNorm(4, gm=2)(x), torch.nn.InstanceNorm2d(4)(x))
 
 
+def test_an_empty_spatial_dimension_names_itself():
+    with pytest.raises(
+        ValueError, match=r"GhostNorm\(4, gm=1\): input shape \(8, 4, 0, 3\) has an empty dim"
+    ):
+        GhostNorm(4, gm=1)(torch.randn(8, 4, 0, 3))
+
+
 def test_integer_inputs_are_refused_in_training_and_eval():
-    for layer in (GhostNorm(4, gm=2), SeqNorm(4, gc=2, gm=2).eval()):
+    for layer in (GhostNorm(4, gm=2), SeqNorm(4, gc=2, gm=2).eval(), NoisyBatchNorm(4, noise_std=0.1)):
         with pytest.raises(
             TypeError, match=r"expected a floating-point input, got torch.int64; .*x.float\(\)"
         ):
