@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: help setup train test test-slow lint format bench-norms bench-host-overhead clean
+.PHONY: help setup train summarise test test-slow lint format bench-norms bench-host-overhead clean
 .PHONY: reproduce-figure2 reproduce-figure3 reproduce-figure6 reproduce-figure7 bench-landscape
 .PHONY: reproduce-table1 reproduce-table2 reproduce-ablations tune-seqnorm tune-imagenet reproduce-example
 .PHONY: bench-ddp bench-train-step
@@ -28,6 +28,9 @@ setup: $(STAMP)  ## create .venv with the package (editable) and the dev tools
 
 train: $(STAMP)  ## the default experiment (SimpleNet on mnist5k, no download); ARGS="norm=seqnorm gm=8"
 	$(BIN)/python train.py $(ARGS)
+
+summarise: $(STAMP)  ## your runs as a table, mean ± std over seeds: DIR=multirun/<time> [OUT=my_study.md]
+	$(BIN)/python scripts/summarise.py $(DIR) $(if $(OUT),--out $(OUT))
 
 test: $(STAMP)  ## the fast test suite (CI runs this)
 	$(BIN)/pytest

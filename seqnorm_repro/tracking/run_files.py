@@ -64,7 +64,7 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
 
 
-def _computed_settings(config: Mapping[str, Any]) -> dict[str, str]:
+def computed_settings(config: Mapping[str, Any]) -> dict[str, str]:
     """The settings of a resolved config that change what the run computes, as dotted keys and JSON
     values (so 1 and 1.0, a list and a tuple, compare as the hash sees them). An unset (None) setting
     counts as absent, so a field added to the schema later, unset by default, leaves the runs finished
@@ -84,7 +84,7 @@ def _computed_settings(config: Mapping[str, Any]) -> dict[str, str]:
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """A short hash of everything in a resolved config that changes what the run computes."""
-    return _digest(_computed_settings(config))
+    return _digest(computed_settings(config))
 
 
 # Settings added to the schema since commit f7b12c6 retired the hash below: the configs it was taken of
@@ -122,7 +122,7 @@ def record_mismatch(record: Mapping[str, Any], config: Mapping[str, Any], most: 
         return ""
     if not isinstance(record.get("config"), Mapping):
         return f"config hash {recorded_hash}; this config's is {config_hash(config)}"
-    old, new = _computed_settings(record["config"]), _computed_settings(config)
+    old, new = computed_settings(record["config"]), computed_settings(config)
     changed = [key for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
     shown = [f"{key} {old.get(key, 'unset')} -> {new.get(key, 'unset')}" for key in changed[:most]]
     return ", ".join(shown) + (f" and {len(changed) - most} more" if len(changed) > most else "")
