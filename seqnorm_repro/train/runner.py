@@ -20,6 +20,7 @@ from seqnorm_repro.config import (
     Config,
     ConfigError,
     LoggerConfig,
+    NormConfig,
     override_key,
     settings_the_run_reads,
     validate,
@@ -176,14 +177,17 @@ def _build_network(
 
 def _start_logger(typed: Config, run_dir: Path, config: dict, resuming: bool) -> MetricsLogger:
     """Rank 0's W&B run (or none), named and grouped for its sweep."""
-    name, settings = _run_name(typed.name), settings_the_run_reads(config)
+    name, settings = _run_name(typed.name, typed.norm), settings_the_run_reads(config)
     return make_logger(_grouped(typed.logger), run_dir, name, settings, typed.tags, resuming)
 
 
-def _run_name(name: str) -> str:
+def _run_name(name: str, norm: NormConfig) -> str:
     """The W&B run's name: the experiment's, then this job's command-line overrides (Hydra's
-    override_dirname, without the keys conf/config.yaml excludes), so a sweep's runs tell apart."""
+    override_dirname, without the keys conf/config.yaml excludes), so a sweep's runs tell apart; less a
+    gm or gc the norm does not take, so a norms x gm grid's copies of one BatchNorm config share a name."""
     overrides = HydraConfig.get().job.override_dirname if HydraConfig.initialized() else ""
+    unread = {key for key in ("gm", "gc") if getattr(norm, key) is None}
+    overrides = ",".join(item for item in overrides.split(",") if override_key(item) not in unread)
     return f"{name}: {overrides}" if overrides else name
 
 

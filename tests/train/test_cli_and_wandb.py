@@ -304,18 +304,26 @@ def test_a_command_line_gm_or_gc_the_norm_does_not_read_is_a_warning(overrides, 
     assert all(message.startswith(warning) for message, warning in zip(messages, warnings, strict=True))
 
 
-def test_wandb_run_names_carry_the_overrides_that_tell_a_sweeps_runs_apart():
-    overrides = ["experiment=cifar100_wrn28_10", "norm=seqnorm", "gc=4", "seed=1",
+@pytest.mark.parametrize(
+    ("norm", "name"),
+    [
+        ("seqnorm", "cifar100_wrn28_10: gc=4,gm=8,norm=seqnorm,seed=1"),
+        ("ghostnorm", "cifar100_wrn28_10: gm=8,norm=ghostnorm,seed=1"),  # takes no gc
+        ("batchnorm", "cifar100_wrn28_10: norm=batchnorm,seed=1"),
+    ],
+)
+def test_wandb_run_names_carry_the_overrides_that_tell_a_sweeps_runs_apart(norm, name):
+    overrides = ["experiment=cifar100_wrn28_10", f"norm={norm}", "gc=4", "gm=8", "seed=1",
                  "logger.group=table1-paper", "paths.data_dir=/data"]  # fmt: skip
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
     hydra_config = HydraConfig.instance()
     hydra_config.set_config(cfg)
     try:
-        assert _run_name(cfg.name) == "cifar100_wrn28_10: gc=4,norm=seqnorm,seed=1"
+        assert _run_name(cfg.name, cfg.norm) == name
     finally:
         hydra_config.cfg = None  # as outside a Hydra app, for the tests after this one
-    assert _run_name("cifar100_wrn28_10") == "cifar100_wrn28_10"
+    assert _run_name("cifar100_wrn28_10", cfg.norm) == "cifar100_wrn28_10"
 
 
 def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set(tmp_path):
