@@ -30,6 +30,7 @@ train: $(STAMP)  ## the default experiment (SimpleNet on mnist5k, no download); 
 	$(BIN)/python train.py $(ARGS)
 
 summarise: $(STAMP)  ## your runs as a table, mean ± std over seeds: DIR=multirun/<time> [OUT=my_study.md]
+	$(if $(DIR),,$(error give the runs' folder: make summarise DIR=multirun/<time>))
 	$(BIN)/python scripts/summarise.py $(DIR) $(if $(OUT),--out $(OUT))
 
 test: $(STAMP)  ## the fast test suite (CI runs this)

@@ -1,10 +1,11 @@
 """A table of any runs (your own -m sweep, several sweeps, single runs): runs whose configs differ only
 in the seed are one row, mean ± std over their seeds, as in results/'s tables of the paper's targets.
 
-Rows are told apart by the settings that change what a run computes (the config hash's), less the
-settings a run cannot read (a BatchNorm run's gm), so a grid over norm x gm x gc gives one BatchNorm row
-however many copies of it the grid trained. A second run of the same config and seed, an unfinished run
-and a run with no recorded config are listed under the table, never averaged in.
+Rows are told apart by the experiment's name, the settings that change what a run computes (the config
+hash's) less those a run cannot read (a BatchNorm run's gm), and the process count and samples per
+normalisation group; so a grid over norm x gm x gc gives one BatchNorm row however many copies of it the
+grid trained. A second run of the same config and seed, an unfinished run and a run with no recorded
+config are listed under the table, never averaged in.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from seqnorm_repro.tracking.provenance import utc_now
 from seqnorm_repro.tracking.run_files import computed_settings, read_json
 
 VAL_KEY = "final_val_acc"
+PER_LAUNCH = ["processes", "samples per group"]  # from results.json's norm_groups: last of the columns
 
 
 @dataclass
@@ -49,12 +51,12 @@ def collect_runs(roots: list[Path]) -> Collected:
             continue
         if results.get("status") != "completed":
             epochs = results.get("epochs_completed")
-            not_counted.append(f"- {run_dir}: {results.get('status')} after {epochs} epochs")
+            not_counted.append(f"- {run_dir}: {results.get('status')} (epochs completed: {epochs})")
             continue
         if not isinstance(results.get("config"), dict):
             not_counted.append(f"- {run_dir}: records no config (trained before commit f7b12c6)")
             continue
-        settings = computed_settings(settings_the_run_reads(results["config"]))
+        settings = _run_settings(results)
         seed = int(json.loads(settings.pop("seed", "0")))
         key = json.dumps(settings, sort_keys=True)
         if (key, seed) in seen:
@@ -65,15 +67,29 @@ def collect_runs(roots: list[Path]) -> Collected:
     return Collected(list(rows.values()), not_counted)
 
 
+def _run_settings(results: dict[str, Any]) -> dict[str, str]:
+    """What tells a run's config apart: the experiment's name, the hashed settings the run reads, and the
+    process count and samples per normalisation group, which the hash leaves out (without
+    paper_device_batch, gm counts groups per device)."""
+    groups = results.get("norm_groups") or {}
+    return {
+        "name": json.dumps(results["config"].get("name")),
+        **computed_settings(settings_the_run_reads(results["config"])),
+        PER_LAUNCH[0]: json.dumps(groups.get("world_size")),
+        PER_LAUNCH[1]: json.dumps(groups.get("samples_per_group"), sort_keys=True),
+    }
+
+
 def varying_settings(rows: list[SettingRuns]) -> list[str]:
     """The settings whose values differ between rows, in the config's order: the table's label columns.
-    One that only some rows read, with one value where read (norm.impl beside BatchNorm), is left out
-    while the others still tell every row apart."""
-    keys = list(dict.fromkeys(key for row in rows for key in row.settings))
+    norm.impl, which picks how the same maths runs, is left out where it has one value in the rows that
+    read it (`auto` beside BatchNorm's unread one) and the other columns still tell every row apart."""
+    keys = list(dict.fromkeys(key for row in rows for key in row.settings if key not in PER_LAUNCH))
+    keys += PER_LAUNCH
     labels = [key for key in keys if len({row.settings.get(key) for row in rows}) > 1]
-    for key in list(labels):
-        fewer = [label for label in labels if label != key]
-        read_once = len({row.settings[key] for row in rows if key in row.settings}) == 1
+    if "norm.impl" in labels:
+        fewer = [label for label in labels if label != "norm.impl"]
+        read_once = len({row.settings["norm.impl"] for row in rows if "norm.impl" in row.settings}) == 1
         if read_once and len({tuple(row.settings.get(k) for k in fewer) for row in rows}) == len(rows):
             labels = fewer
     return labels

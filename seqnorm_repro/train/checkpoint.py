@@ -50,8 +50,8 @@ def load_checkpoint(path: Path, config: Mapping[str, Any], device: torch.device)
     if mismatch := record_mismatch(state, config):
         raise CheckpointError(
             f"{path} was written by a different config ({mismatch}); run in a new directory "
-            "(hydra.run.dir=...; under -m a new hydra.sweep.dir, or the sweep's values in the order that "
-            "trained it: jobs are numbered by it, so new values go last) or set trainer.resume=never to "
-            "overwrite that run"
+            "(hydra.run.dir=...; under -m a new hydra.sweep.dir: Hydra numbers a sweep's job folders in the "
+            "order of its values, so only the first swept setting can take new ones, at the end of its list) "
+            "or set trainer.resume=never to overwrite that run (under -m, every job's)"
         )
     return state

@@ -62,5 +62,5 @@ def check_same_groups(run_dir: Path, checkpoint: dict[str, Any], now: dict[str, 
         raise CheckpointError(
             f"{last_checkpoint(run_dir)} was trained with {saved} samples per normalisation group and this "
             f"launch ({env.world_size} process(es)) makes {now}: launch it as before, or train in a new "
-            "directory (hydra.run.dir=...) or with trainer.resume=never"
+            "directory (hydra.run.dir=..., or hydra.sweep.dir=... under -m) or with trainer.resume=never"
         )
