@@ -84,9 +84,9 @@ class SeqNormFunction(torch.autograd.Function):
         # affine's alpha * x + beta form cancels in proportion to its input's mean, here ~0, not x's
         residual = centred.sum(-1) / size
         var = (row_sum_of_squares(centred) / size - residual.square()).clamp_min_(0)
-        coefficients = SeqCoefficients(mean + residual, var, weight, bias, gc, gm, eps)
-        rows_affine(y, residual, coefficients.slope, coefficients.shift, out=y)
         mean += residual
+        coefficients = SeqCoefficients(mean, var, weight, bias, gc, gm, eps)
+        rows_affine(y, residual, coefficients.slope, coefficients.shift, out=y)
         ctx.save_for_backward(x, weight, bias, mean, var)
         ctx.hyper = (gc, gm, eps)
         ghost_mean, ghost_var = coefficients.ghost_mean.squeeze(1), coefficients.ghost_var.squeeze(1)

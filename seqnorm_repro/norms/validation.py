@@ -55,13 +55,13 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
             f"{layer}: batch of {batch} samples (input shape {tuple(shape)}) is not divisible by "
             f"gm={gm}; use a per-device batch that is a multiple of {gm} or a gm that divides {batch}"
         )
-    per_group = batch // gm
-    if batch and not math.prod(shape[2:]):
+    per_group, positions = batch // gm, math.prod(shape[2:])
+    if batch and not positions:
         raise ValueError(
             f"{layer}: input shape {tuple(shape)} has an empty dimension, so no values per channel to "
             "normalise; check the layer before this one"
         )
-    if per_group * math.prod(shape[2:]) < 2:
+    if per_group * positions < 2:
         fix = f"use gm <= {batch // 2} or a larger batch" if batch > 1 else "use a batch of 2 or more"
         raise ValueError(
             f"{layer}: gm={gm} leaves {per_group} sample per group for input shape {tuple(shape)}, "

@@ -102,7 +102,11 @@ def _other_config(results: dict[str, Any], overrides: list[str], directory: Path
 
 def run_provenance(rows: list[RowResult]) -> tuple[list[str], list[str]]:
     """The hardware and the commits of every completed run, sorted, for a table's provenance."""
-    runs = [r for result in rows for r in result.completed.values()]
+    return results_provenance([r for result in rows for r in result.completed.values()])
+
+
+def results_provenance(runs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The hardware and the commits that these results.json record, sorted."""
     hardware = sorted({r["hardware"] for r in runs if r.get("hardware")})
     return hardware, sorted({r["git_commit"] for r in runs if r.get("git_commit")})
 
@@ -113,7 +117,7 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def _cell(values: list[float], expected: int, unit: str) -> str:
+def mean_std_cell(values: list[float], expected: int = 0, unit: str = "seeds") -> str:
     """mean ± std, saying how many of the `expected` seeds or sets it is over when some are missing."""
     mean, std = mean_std(values)
     if mean is None:
@@ -188,9 +192,11 @@ def _table_row(result: RowResult, expected: int, sets: tuple[str, ...]) -> str:
     with several test sets, the test cell counts sets rather than seeds."""
     val, test = result.metric(VAL_KEY), result.test(sets)
     paper_val, paper_test = result.row.paper.get("val"), result.row.paper.get("test")
-    test_cell = _cell(test, expected, "seeds") if len(sets) == 1 else _cell(test, len(sets), "sets")
+    test_cell = (
+        mean_std_cell(test, expected, "seeds") if len(sets) == 1 else mean_std_cell(test, len(sets), "sets")
+    )
     return (
-        f"| {result.row.label} | {_cell(val, expected, 'seeds')} | {_paper(paper_val)} "
+        f"| {result.row.label} | {mean_std_cell(val, expected, 'seeds')} | {_paper(paper_val)} "
         f"| {_delta(val, paper_val)} | {test_cell} | {_paper(paper_test)} | {_delta(test, paper_test)} "
         f"| {','.join(map(str, _epochs(result))) or '-'} | {len(result.completed)}/{expected} |"
     )

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from seqnorm_repro.config import settings_the_run_reads
-from seqnorm_repro.reproduce.aggregate import mean_std
+from seqnorm_repro.reproduce.aggregate import VAL_KEY, mean_std_cell, results_provenance
 from seqnorm_repro.tracking.provenance import utc_now
 from seqnorm_repro.tracking.run_files import computed_settings, read_json
 
-VAL_KEY = "final_val_acc"
 PER_LAUNCH = ["processes", "samples per group"]  # from results.json's norm_groups: last of the columns
 
 
@@ -115,14 +114,13 @@ def render_summary(collected: Collected, command: str) -> str:
         runs = list(row.by_seed.values())
         cells = [_display(row.settings.get(key)) for key in labels] or ["all"]
         cells.append(",".join(map(str, sorted(row.by_seed))))
-        cells.append(_cell([100 * r[VAL_KEY] for r in runs if r.get(VAL_KEY) is not None]))
+        cells.append(mean_std_cell([100 * r[VAL_KEY] for r in runs if r.get(VAL_KEY) is not None]))
         for name in test_sets:
             cells.append(
-                _cell([100 * r["test_acc"][name] for r in runs if name in (r.get("test_acc") or {})])
+                mean_std_cell([100 * r["test_acc"][name] for r in runs if name in (r.get("test_acc") or {})])
             )
         lines.append("| " + " | ".join(cells) + " |")
-    hardware = sorted({r["hardware"] for row in rows for r in row.by_seed.values() if r.get("hardware")})
-    commits = sorted({r["git_commit"] for row in rows for r in row.by_seed.values() if r.get("git_commit")})
+    hardware, commits = results_provenance([r for row in rows for r in row.by_seed.values()])
     lines += ["", "## Not counted", "", *(collected.not_counted or ["none"])]
     lines += [
         "",
@@ -149,10 +147,3 @@ def _order(value: str | None) -> tuple:
         return (2, "")
     decoded = json.loads(value)
     return (0, decoded, "") if isinstance(decoded, int | float) else (1, 0, json.dumps(decoded))
-
-
-def _cell(values: list[float]) -> str:
-    mean, std = mean_std(values)
-    if mean is None:
-        return "-"
-    return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
