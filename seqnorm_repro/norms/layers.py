@@ -16,6 +16,7 @@ from typing import Literal, get_args
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.fx import Proxy
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.norms.fused import ghost_norm_fused, seq_norm_fused
@@ -65,8 +66,20 @@ def check_triton_runs_on(device: torch.device) -> None:
     triton_ops.check_device(device)
 
 
+def _fx_leaf(layer: nn.Module, x: Proxy) -> Proxy:
+    """The layer as one call_module node under torch.fx symbolic tracing (torchvision's
+    create_feature_extractor, timm's FX feature extraction), as torch.nn's own norms are: its checks read
+    the input's shape, which a Proxy cannot give."""
+    return x.tracer.create_proxy("call_module", x.tracer.path_of_module(layer), (x,), {})
+
+
 class BatchNorm(_BatchNorm):
     """nn.BatchNorm for (M, C) and (M, C, *) inputs alike, so one name serves MLPs and CNNs."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if isinstance(input, Proxy):
+            return _fx_leaf(self, input)
+        return super().forward(input)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.dim() < 2:
@@ -205,6 +218,8 @@ class _GhostBase(_RunningStatsNorm):
         self.gm, self.impl = gm, impl
 
     def forward(self, x: Tensor) -> Tensor:
+        if isinstance(x, Proxy):
+            return _fx_leaf(self, x)
         check_input(self._describe(), x, self.num_features)
         if not self._uses_batch_stats():
             return self._eval_norm(self._eval_input(x))
@@ -301,13 +316,12 @@ class NoisyBatchNorm(GhostNorm):
         super().__init__(num_features, gm, *args, **kwargs)
         self.noise_std = noise_std
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _train_norm(self, x: Tensor) -> Tensor:
         if not (self.training and self.noise_std > 0):
-            return super().forward(x)
-        check_input(self._describe(), x, self.num_features)  # before the cast, which would take integers
+            return super()._train_norm(x)
         # In fp32 at least: bf16 and fp16 cannot hold x + 3e-4 (the paper's best noise_std) for |x| ~ 1.
         wide = x.to(torch.promote_types(x.dtype, torch.float32))
-        return super().forward(wide + self.noise_std * torch.randn_like(wide)).to(x.dtype)
+        return super()._train_norm(wide + self.noise_std * torch.randn_like(wide)).to(x.dtype)
 
     def _hyper_repr(self) -> str:
         return f"noise_std={self.noise_std}, {super()._hyper_repr()}"
