@@ -56,19 +56,41 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
     `max_epochs` stops this call after that many more epochs (a notebook's slice of a run), leaving
     results.json's status `incomplete`; calling again resumes.
     """
-    typed = validate(cfg)
-    if launch_env().is_main:
-        _warn_unread_gm_gc(typed)
-        _warn_schedule_outlasts_run(typed)
-    plan = plan_norm(typed, launch_env().world_size)
-    _check_model_builds(typed, plan)
-    device = _device(typed.trainer.device, launch_env())
-    _check_impl_runs_on(device, plan)
-    env = init_distributed(device, typed.trainer.dist_timeout_s)
+    with _progress_logged():
+        typed = validate(cfg)
+        if launch_env().is_main:
+            _warn_unread_gm_gc(typed)
+            _warn_schedule_outlasts_run(typed)
+        plan = plan_norm(typed, launch_env().world_size)
+        _check_model_builds(typed, plan)
+        device = _device(typed.trainer.device, launch_env())
+        _check_impl_runs_on(device, plan)
+        env = init_distributed(device, typed.trainer.dist_timeout_s)
+        try:
+            return _run(cfg, typed, plan, device, env, max_epochs)
+        finally:
+            shutdown()
+
+
+@contextmanager
+def _progress_logged():
+    """Called from Python (a notebook, a script), where nothing has configured logging, the run's INFO lines
+    (each epoch's metrics, the test accuracy, where the run is) would go nowhere: this call shows them on
+    stderr, as Lightning does, unless the caller configured logging (Hydra does) or this is not rank 0."""
+    package = logging.getLogger("seqnorm_repro")
+    if logging.getLogger().handlers or package.handlers or not launch_env().is_main:
+        yield
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    level = package.level
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
     try:
-        return _run(cfg, typed, plan, device, env, max_epochs)
+        yield
     finally:
-        shutdown()
+        package.removeHandler(handler)
+        package.setLevel(level)
 
 
 def _warn_unread_gm_gc(cfg: Config) -> None:

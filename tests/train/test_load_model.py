@@ -1,11 +1,15 @@
 """`load_model(run_dir)` gives back the network a run trained, and a notebook can train through `run`."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from seqnorm_repro.config import ConfigError, compose_config, validate
 from seqnorm_repro.data import build_data
 from seqnorm_repro.norms import SeqNorm
+from seqnorm_repro.tracking.provenance import REPO_ROOT
 from seqnorm_repro.tracking.run_files import read_json
 from seqnorm_repro.train import load_model, run
 from seqnorm_repro.train.checkpoint import CheckpointError
@@ -64,3 +68,23 @@ def test_loading_onto_cuda_without_cuda_says_so(trained):
 def test_composed_config_without_a_run_directory_says_which_override_to_add():
     with pytest.raises(ConfigError, match=r"add the override paths.output_dir=<run dir>"):
         validate(compose_config(["logger=none"]))
+
+
+def test_a_notebook_run_shows_its_progress_unless_the_caller_configured_logging(tmp_path):
+    """Nothing configures logging in a notebook: `run` shows its INFO lines, and only then."""
+    run_twice = (
+        "import logging, sys\n"
+        "from seqnorm_repro.config import compose_config\n"
+        "from seqnorm_repro.train import run\n"
+        f"overrides = {[*NOTEBOOK_RUN, 'trainer.limit_train_batches=2']}\n"
+        f"run(compose_config([*overrides, 'paths.output_dir={tmp_path / 'shown'}']))\n"
+        "print('--- configured', file=sys.stderr)\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        f"run(compose_config([*overrides, 'paths.output_dir={tmp_path / 'configured'}']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", run_twice], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown, configured = done.stderr.split("--- configured")
+    assert "[INFO] - epoch 1/1 step 2 train_loss" in shown and "test set test: accuracy" in shown
+    assert "epoch 1/1" not in configured
