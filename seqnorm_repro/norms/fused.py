@@ -1,8 +1,9 @@
 """Fast GhostNorm and SeqNorm in plain torch ops: custom autograd Functions with fused backwards.
 
 The paper's Figure 4 code lets autograd differentiate reshape, mean, var, subtract and divide one
-by one, saving each intermediate. GhostNorm here makes two passes for the statistics (mean, then
-the centred sum of squares: never E[x^2] - mean^2) and one apply pass; its backward makes one pass
+by one, saving each intermediate. GhostNorm here computes its statistics by the corrected two-pass
+form (the mean, then the sum and sum of squares of x - mean: never E[x^2] - mean^2), writing x - mean
+into the output, and applies the affine to that in one more pass; its backward makes one pass
 for sum(dy) and sum(dy * (x - mean)) per (group, channel) and one for dx. It saves only the input
 and (gm, C) statistics, like BatchNorm, and allocates only its output and dx (on CPU every fresh
 full-size buffer costs page faults). Every op covers all groups at once through a (gm, M/gm, C, S)
@@ -31,15 +32,20 @@ class _GhostNormFunction(torch.autograd.Function):
     def forward(ctx, x, weight, bias, gm, eps):
         groups = _grouped(x, gm)
         count = groups.shape[1] * groups.shape[3]
-        mean = groups.sum((1, 3), dtype=stats_dtype(x)) / count  # (gm, C)
+        mean = _group_sums(groups, stats_dtype(x)) / count  # (gm, C)
         y = torch.empty_like(x, dtype=mean.dtype)  # x's memory format; fp32 for fp16/bf16 x
         centred = torch.sub(groups, _grouped_stat(mean), out=_grouped(y, gm))
-        var = _sum_of_squares(centred) / count
+        # sum / count rounds: a constant channel would keep its rounding error as a variance and as x - mean,
+        # which 1 / sqrt(var + eps) scales up. So the corrected two-pass variance, and y from the centred
+        # values less their residual mean, where the affine's alpha * x + beta form does not cancel.
+        residual = _group_sums(centred) / count
+        var = (_sum_of_squares(centred) / count - residual.square()).clamp_min_(0)
+        mean += residual
         scale = torch.rsqrt(var + eps) * weight
         if _rows_apply(x, mean):
-            rows_affine(x, _per_row(mean, x), _per_row(scale, x), _per_row(bias, x), out=y)
+            rows_affine(y, _per_row(residual, x), _per_row(scale, x), _per_row(bias, x), out=y)
         else:
-            centred.mul_(_grouped_stat(scale)).add_(_grouped_stat(bias))
+            torch.addcmul(_grouped_stat(bias - residual * scale), centred, _grouped_stat(scale), out=centred)
         ctx.save_for_backward(x, weight, mean, var)
         ctx.gm, ctx.eps = gm, eps
         mark_statistics(ctx, mean, var)
@@ -73,8 +79,8 @@ def _grouped_sums_and_scaled_dy(x, dy, gm, scale, mean):
     groups, dy_groups = _grouped(x, gm), _grouped(dy, gm)
     dx = torch.empty_like(x, dtype=mean.dtype)
     work = torch.sub(groups, _grouped_stat(mean), out=_grouped(dx, gm)).mul_(dy_groups)
-    sum_dy_centred = work.sum((1, 3))
-    sum_dy = dy_groups.sum((1, 3), dtype=mean.dtype)
+    sum_dy_centred = _group_sums(work)
+    sum_dy = _group_sums(dy_groups, mean.dtype)
     torch.mul(dy_groups, _grouped_stat(scale), out=work)
     return dx, sum_dy, sum_dy_centred
 
@@ -96,12 +102,18 @@ def _per_group(rows: Tensor, gm: int) -> Tensor:
     return rows.view(gm, -1, rows.shape[-1]).sum(1)
 
 
+def _group_sums(groups: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """(gm, C) sums of a (gm, M/gm, C, S) tensor: over S first, which ATen reduces 2-4x faster than both
+    axes at once (CPU, NCHW and channels_last)."""
+    return groups.sum(3, dtype=dtype).sum(1)
+
+
 def _sum_of_squares(centred: Tensor) -> Tensor:
     """(gm, C) sums of squares of a (gm, M/gm, C, S) tensor, without a full-size temporary where
     the spatial axis is contiguous (ATen's norm kernel is fast only along the innermost axis)."""
     if centred.shape[3] > 1 and centred.stride(3) == 1:
         return torch.linalg.vector_norm(centred, dim=3).square_().sum(1)
-    return centred.square().sum((1, 3))
+    return _group_sums(centred.square())
 
 
 def _grouped(x: Tensor, gm: int) -> Tensor:

@@ -107,15 +107,22 @@ def test_seqnorm_matches_reference_float64(shape, layout, gc, gm):
 
 @pytest.mark.parametrize("layout", ["NCHW", "channels_last"])
 @pytest.mark.parametrize("per_sample", [False, True])
-def test_seqnorm_constant_channel_group_in_fp32(layout, per_sample):
-    """|x| ~ 1e3, constant over a GroupNorm group of 3 channels: the rounded tile and group means left a
-    variance that both stages' 1 / sqrt(var + eps) scaled up to O(1) outputs."""
+@pytest.mark.parametrize(
+    ("triton_norm", "reference_norm", "hyper"),
+    [
+        (triton_ops.ghost_norm_triton, ghost_norm_reference, (2,)),
+        (triton_ops.seq_norm_triton, seq_norm_reference, (2, 4)),
+    ],
+)
+def test_constant_channels_in_fp32(layout, per_sample, triton_norm, reference_norm, hyper):
+    """|x| ~ 1e3, constant over 3 channels (SeqNorm: a GroupNorm group): the rounded tile and group means
+    left a variance that 1 / sqrt(var + eps) (SeqNorm: both stages') scaled up to O(1) outputs."""
     x, dy, weight, bias = _inputs((8, 6, 3, 5), layout)
     x[:, :3] = 1000.1 + (
         0.37 * torch.arange(8.0, dtype=x.dtype, device=DEVICE).view(8, 1, 1, 1) if per_sample else 0
     )
-    ours = _run(triton_ops.seq_norm_triton, *(t.float() for t in (x, dy, weight, bias)), 2, 4)
-    exact = _run(seq_norm_reference, x, dy, weight, bias, 2, 4)
+    ours = _run(triton_norm, *(t.float() for t in (x, dy, weight, bias)), *hyper)
+    exact = _run(reference_norm, x, dy, weight, bias, *hyper)
     for name, a, b in zip(["y", "mean", "var", "dx", "dweight", "dbias"], ours, exact, strict=True):
         torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-4 * b.abs().max().item(), msg=name)
 
