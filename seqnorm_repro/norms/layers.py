@@ -249,6 +249,8 @@ class _GhostBase(_RunningStatsNorm):
         Inductor fuses (the fused path writes into strided views through out=, which dynamo cannot trace)."""
         if self.impl != "auto":
             return self.impl
+        if torch.compiler.is_exporting():  # export traces into the Functions, whose out= ops autograd refuses
+            return "reference"
         if x.is_cuda and HAS_TRITON:
             return "triton"
         return "reference" if torch.compiler.is_compiling() and not x.is_contiguous() else "fused"

@@ -67,7 +67,8 @@ def check_ghost_batch(layer: str, shape: Sequence[int], gm: int) -> None:
             f"{layer}: gm={gm} leaves {per_group} sample per group for input shape {tuple(shape)}, "
             f"so 1 value or none per channel, which cannot be normalised; {fix}"
         )
-    if per_group < SMALLEST_PAPER_GROUP and not torch.compiler.is_compiling():  # dynamo cannot trace warn
+    # dynamo cannot trace warn; and asked first, so that no guard on per_group is installed
+    if not torch.compiler.is_compiling() and per_group < SMALLEST_PAPER_GROUP:
         warnings.warn(  # the same words for every layer of a model, so that Python shows them once
             f"{layer.partition('(')[0]}: gm={gm} normalises over {per_group} sample{'s' * (per_group > 1)} "
             f"per group; the paper never goes below {SMALLEST_PAPER_GROUP}",
