@@ -16,10 +16,11 @@ fp32 for fp16/bf16 inputs.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from seqnorm_repro.norms.autograd import ghost_reference, hand_written_backward, mark_statistics
-from seqnorm_repro.norms.reference import group_norm_without_affine, stats_dtype
+from seqnorm_repro.norms.reference import stats_dtype
 from seqnorm_repro.norms.rows import as_rows, has_rows, rows_affine, rows_backward
 from seqnorm_repro.norms.seq_moments import SeqNormFunction
 
@@ -155,14 +156,14 @@ def seq_norm_fused(
     x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """SeqNorm training forward, same contract as `reference.seq_norm_reference`: from per-row
-    moments for fp32/fp64 inputs with a spatial axis, else GroupNorm then the fused GhostNorm. Also under
-    torch.compile: with symbolic sizes (dynamic=True, or a size that changed between calls) Inductor
-    miscompiles the moments' backward (dx off by 1e2 times its size on CPU, torch 2.14; aot_eager is right),
-    and dynamo cannot tell symbolic sizes from fixed ones; Inductor fuses the GroupNorm ops instead."""
+    moments for fp32/fp64 inputs with a spatial axis, else ATen's GroupNorm then the fused GhostNorm.
+    Also the latter under torch.compile: with symbolic sizes (dynamic=True, or a size that changed
+    between calls) Inductor miscompiles the moments' backward (dx off by 1e2 times its size on CPU,
+    torch 2.14; aot_eager is right), and dynamo cannot tell symbolic sizes from fixed ones."""
     # fp32 parameters for the fp32 GroupNorm output below, also when a model cast to half holds fp16 ones
     weight, bias = (p.to(stats_dtype(x)) for p in affine_params(x, weight, bias))
     if x.dtype == stats_dtype(x) and has_rows(dense_x := dense(x)) and not torch.compiler.is_compiling():
         return SeqNormFunction.apply(dense_x, weight, bias, gc, gm, eps)
-    grouped = group_norm_without_affine(x.to(stats_dtype(x)), gc, eps)
+    grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)
     y, mean, var = ghost_norm_fused(grouped, gm, weight, bias, eps)
     return y.to(x.dtype), mean, var

@@ -7,6 +7,7 @@ Slow (autograd through every step, about 2-3x BatchNorm) but obviously right; th
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -30,17 +31,9 @@ def seq_norm_reference(
     x: Tensor, gc: int, gm: int, weight: Tensor | None, bias: Tensor | None, eps: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """GroupNorm(gc) without affine, then GhostNorm(gm) with the affine; stats are of the former's output."""
-    grouped = group_norm_without_affine(x.to(stats_dtype(x)), gc, eps)
+    grouped = F.group_norm(x.to(stats_dtype(x)), gc, eps=eps)
     y, mean, var = ghost_norm_reference(grouped, gm, weight, bias, eps)
     return y.to(x.dtype), mean, var
-
-
-def group_norm_without_affine(x: Tensor, gc: int, eps: float) -> Tensor:
-    """F.group_norm(x, gc, eps=eps) in plain ops: Inductor fails to compile F.group_norm without affine
-    parameters on symbolic sizes (torch.compile(dynamic=True); torch 2.14)."""
-    groups = x.reshape(x.shape[0], gc, -1)
-    var, mean = torch.var_mean(groups, -1, correction=0, keepdim=True)
-    return ((groups - mean) * torch.rsqrt(var + eps)).reshape(x.shape)
 
 
 def stats_dtype(x: Tensor) -> torch.dtype:

@@ -75,7 +75,7 @@ def run(cfg: DictConfig, max_epochs: int | None = None) -> float:
 @contextmanager
 def _progress_logged():
     """Called from Python (a notebook, a script), where nothing has configured logging, the run's INFO lines
-    (each epoch's metrics, the test accuracy, where the run is) would go nowhere: this call shows them on
+    (the model, each epoch's metrics, the test accuracies) would go nowhere: this call shows them on
     stderr, as Lightning does, unless the caller configured logging (Hydra does) or this is not rank 0."""
     package = logging.getLogger("seqnorm_repro")
     if logging.getLogger().handlers or package.handlers or not launch_env().is_main:
