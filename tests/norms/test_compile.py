@@ -51,6 +51,7 @@ def _input_grad(model, x):
     return leaf.grad
 
 
+@pytest.mark.slow  # Inductor's C++ compiles: about 2 minutes on 2 cores without a cache
 @pytest.mark.filterwarnings("ignore:.*normalises over 4 samples")
 @pytest.mark.parametrize(("name", "params"), [("ghostnorm", {"gm": 2}), ("seqnorm", {"gc": 1, "gm": 2})])
 def test_inductor_with_symbolic_sizes_gets_the_input_gradient(name, params):
