@@ -103,8 +103,8 @@ def _per_group(rows: Tensor, gm: int) -> Tensor:
 
 
 def _group_sums(groups: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-    """(gm, C) sums of a (gm, M/gm, C, S) tensor: over S first, which ATen reduces 2-4x faster than both
-    axes at once (CPU, NCHW and channels_last)."""
+    """(gm, C) sums of a (gm, M/gm, C, S) tensor: over S first, which ATen reduces faster than both axes
+    at once (CPU, WRN-28-10's first layer shape: 4x NCHW, 1.6x channels_last)."""
     return groups.sum(3, dtype=dtype).sum(1)
 
 
