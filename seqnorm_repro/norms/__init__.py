@@ -1,6 +1,6 @@
 """GhostNorm, SeqNorm and friends: drop-in replacements for nn.BatchNorm (see README, "The layers")."""
 
-from seqnorm_repro.norms.convert import convert_norm
+from seqnorm_repro.norms.convert import convert_norm, to_torch_norms
 from seqnorm_repro.norms.factory import NORM_LAYERS, make_norm, norm_layer
 from seqnorm_repro.norms.layers import (
     BatchNorm,
@@ -22,4 +22,5 @@ __all__ = [
     "convert_norm",
     "make_norm",
     "norm_layer",
+    "to_torch_norms",
 ]

@@ -1,4 +1,5 @@
-"""Swap every BatchNorm of any model (timm, torchvision, ours) for another norm, in place."""
+"""Swap norms in place: every BatchNorm of any model (timm, torchvision, ours) for another norm
+(`convert_norm`), and our layers for the torch.nn modules their eval mode computes (`to_torch_norms`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.norms.factory import norm_class, parameter_error
-from seqnorm_repro.norms.layers import BatchNorm
-from seqnorm_repro.norms.norm_act import norm_act_class
+from seqnorm_repro.norms.layers import BatchNorm, GhostNorm, SeqNorm
+from seqnorm_repro.norms.norm_act import NormAct, norm_act_class
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,53 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.parti
             "BatchNorm layers or timm's BatchNormAct2d"
         )
     if not (replaced or skipped):  # a LayerNorm model, FrozenBatchNorm2d, or one converted already
-        log.warning("convert_norm: the model has no BatchNorm layer, so nothing was replaced")
+        ours = any(isinstance(m, (GhostNorm, SeqNorm)) for m in model.modules())
+        hint = " (to_torch_norms turns GhostNorm and SeqNorm layers into BatchNorm)" if ours else ""
+        log.warning("convert_norm: the model has no BatchNorm layer, so nothing was replaced%s", hint)
     else:
         log.info("convert_norm: replaced %d BatchNorm layers with %s %s", replaced, norm, params)
     if skipped:
         log.warning("convert_norm: left BatchNorm subclasses %s unchanged", sorted(skipped))
     return model
+
+
+def to_torch_norms(model: nn.Module, batchnorm: type[_BatchNorm] = nn.BatchNorm2d) -> nn.Module:
+    """Replace each GhostNorm, SeqNorm, NoisyBatchNorm and our BatchNorm in `model` by the torch.nn modules
+    that compute its eval mode, so that the trained model deploys as a BatchNorm model: it fuses
+    (`fuse_conv_bn_eval`, `torch.ao.quantization.fuse_modules`) and exports as one. Returns the model.
+
+    GhostNorm, NoisyBatchNorm and BatchNorm become `batchnorm` (nn.BatchNorm1d for (M, C) inputs) with
+    their weights and running statistics; SeqNorm becomes nn.Sequential(nn.GroupNorm(gc, C, eps,
+    affine=False), that BatchNorm), which computes its eval exactly. A `<norm>Act` (timm's norm+act
+    interface) becomes an nn.Sequential of the same followed by its dropout and activation. Each new
+    module keeps the layer's train/eval mode, as `convert_norm` does. GroupNorm and NoNorm are
+    nn.GroupNorm and nn.Identity already and stay. A layer with gm > 1 and track_running_stats=False
+    normalises its eval batch in groups too, which no torch.nn layer does: a ValueError names it.
+    """
+
+    def swap(module: nn.Module, path: str) -> nn.Module:
+        if type(module) is BatchNorm or isinstance(module, (GhostNorm, SeqNorm)):
+            return _torch_modules(module, path, batchnorm)
+        for name, child in module.named_children():
+            setattr(module, name, swap(child, f"{path}.{name}" if path else name))
+        return module
+
+    return swap(model, "")
+
+
+def _torch_modules(layer: nn.Module, path: str, batchnorm: type[_BatchNorm]) -> nn.Module:
+    """`layer`'s eval mode as torch.nn modules (`to_torch_norms`)."""
+    if getattr(layer, "gm", 1) > 1 and not layer.track_running_stats:
+        raise ValueError(
+            f"to_torch_norms: {path or 'the model'} ({layer._describe()}) has track_running_stats=False, so "
+            "its eval normalises each batch in ghost groups, which no torch.nn layer computes; keep the layer"
+        )
+    modules = [_replacement(layer, batchnorm, {})]
+    if isinstance(layer, SeqNorm):
+        modules.insert(0, nn.GroupNorm(layer.gc, layer.num_features, layer.eps, affine=False))
+    if isinstance(layer, NormAct):
+        modules += [layer.drop, layer.act]
+    return modules[0] if len(modules) == 1 else nn.Sequential(*modules).train(layer.training)
 
 
 def _timm_norm_act_types() -> tuple[type[nn.Module], ...]:
@@ -72,10 +114,11 @@ def _timm_norm_act_types() -> tuple[type[nn.Module], ...]:
     return (layers.BatchNormAct2d, layers.SyncBatchNormAct) if layers else ()
 
 
-def _replacement(bn: _BatchNorm, norm: str | type[nn.Module], params: dict) -> nn.Module:
+def _replacement(bn: nn.Module, norm: str | type[nn.Module], params: dict) -> nn.Module:
     """The new layer on the BatchNorm's device and dtype, holding the state they share, in its mode (train or
     eval) and with its parameters' requires_grad, as torch's convert_sync_batchnorm keeps them; after a timm
-    norm+act layer, followed by its dropout and activation."""
+    norm+act layer, followed by its dropout and activation. `bn` may be one of our layers too: they have
+    BatchNorm's attributes."""
     cls = norm if isinstance(norm, type) else norm_class(norm)
     accepted = inspect.signature(cls).parameters.values()
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted)

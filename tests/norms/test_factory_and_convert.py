@@ -110,6 +110,9 @@ def test_a_model_without_batchnorm_is_returned_with_a_warning(caplog):
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.LayerNorm(4))
     assert convert_norm(model, "ghostnorm", gm=2) is model
     assert "convert_norm: the model has no BatchNorm layer, so nothing was replaced" in caplog.text
+    assert "to_torch_norms" not in caplog.text
+    convert_norm(nn.Sequential(GhostNorm(4, gm=2)), "batchnorm")  # what converting back looks like
+    assert "replaced (to_torch_norms turns GhostNorm and SeqNorm layers into BatchNorm)" in caplog.text
 
 
 def test_groupnorm_repr_follows_its_own_signature():
