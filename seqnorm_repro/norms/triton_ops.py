@@ -182,16 +182,17 @@ def _apply(x: Tensor, groups: int, max_chunks: int, mean: Tensor, a: Tensor, b: 
     if not torch.compiler.is_compiling():
         return _affine(x, _plan(x, groups, max_chunks), mean, a, b, dy, d)
 
-    def grouped(t: Tensor) -> Tensor:  # x and dy are `dense`, in one layout
-        return t.view(groups, x.shape[0] // groups, x.shape[1], -1).to(mean.dtype)
+    # Each sample's row of (groups, C) coefficients, broadcast over x's positions: no view of x, whose
+    # symbolic strides Inductor cannot order under dynamic shapes (grouped views of x failed there).
+    def per_sample(t: Tensor) -> Tensor:
+        rows = t.expand(groups, x.shape[1]).repeat_interleave(x.shape[0] // groups, dim=0)
+        return rows.view(*rows.shape, *[1] * (x.dim() - 2))
 
-    def per_group(t: Tensor) -> Tensor:
-        return t.view(-1, 1, x.shape[1], 1)
-
-    out = (grouped(x) - per_group(mean)) * per_group(a) + per_group(b)
+    wide = mean.dtype
+    out = (x.to(wide) - per_sample(mean)) * per_sample(a) + per_sample(b)
     if dy is not None:
-        out = out + grouped(dy) * per_group(d)
-    return out.to(x.dtype).view(x.shape)
+        out = out + dy.to(wide) * per_sample(d)
+    return out.to(x.dtype)
 
 
 def _small_blocks(outer: int, middle: int, inner: int, tile: int) -> tuple[int, int, int]:

@@ -218,21 +218,26 @@ def test_running_statistics_over_steps(make, dtype, layout, momentum):
         torch.testing.assert_close(dict(ours.named_buffers())[name], buffer, rtol=1e-5, atol=1e-5)
 
 
-def test_compiled_model_fullgraph_forward_and_backward():
-    """Both layers inside a torch.compile'd model (inductor, fullgraph: no graph break) match eager,
-    running statistics included (updated in place by the statistics operators)."""
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_compiled_model_fullgraph_forward_and_backward(dynamic):
+    """Both layers inside a torch.compile'd model (inductor, fullgraph: no graph break) match eager, input
+    gradients and running statistics included (updated in place by the statistics operators). dynamic:
+    symbolic sizes, two batch sizes through one graph (where Inductor miscompiled the fused SeqNorm)."""
+    torch._dynamo.reset()  # a fresh compile, not one of an earlier test's Sequential graphs
     model = nn.Sequential(
-        nn.Conv2d(3, 6, 3, padding=1), GhostNorm(6, gm=2, impl="triton"), nn.ReLU(),
-        nn.Conv2d(6, 6, 1), SeqNorm(6, gc=3, gm=2, impl="triton"),
+        GhostNorm(3, gm=2, impl="triton"), nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(),
+        SeqNorm(6, gc=3, gm=2, impl="triton"),
     ).double().to(DEVICE)  # fmt: skip
     twin = copy.deepcopy(model)
-    x = torch.randn(8, 3, 5, 5, dtype=torch.float64, device=DEVICE)
+    batches = (8, 12) if dynamic else (8, 8)  # the second step starts from updated buffers
     results = []
-    for net, run in ((model, torch.compile(model, fullgraph=True)), (twin, twin)):
-        for _ in range(2):  # two steps: the second starts from updated buffers
+    for net, run in ((model, torch.compile(model, fullgraph=True, dynamic=dynamic)), (twin, twin)):
+        torch.manual_seed(0)
+        for batch in batches:
+            x = torch.randn(batch, 3, 5, 5, dtype=torch.float64, device=DEVICE, requires_grad=True)
             y = run(x)
             y.square().sum().backward()
-        results.append([y, *(p.grad for p in net.parameters()), *net.buffers()])
+        results.append([y, x.grad, *(p.grad for p in net.parameters()), *net.buffers()])
     for compiled_t, eager_t in zip(*results, strict=True):
         torch.testing.assert_close(compiled_t, eager_t)
 
