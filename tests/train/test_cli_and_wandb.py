@@ -74,6 +74,7 @@ def test_a_bad_job_of_a_sweep_fails_alone(tmp_path):
         "gm=7,8",
         "logger=none",
         "trainer.epochs=1",
+        "trainer.limit_train_batches=1",
         f"hydra.sweep.dir={tmp_path}",
     ]
     done = subprocess.run(
@@ -253,7 +254,8 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_says_how_to_resume(tmp_
 
 def test_a_command_of_another_config_leaves_the_run_dir_and_its_wandb_run_as_they_were(tmp_path):
     """Hydra rewrites .hydra/ before the run starts: the refused command puts it back, starts no W&B run."""
-    assert _train("trainer.epochs=1", f"hydra.run.dir={tmp_path}").returncode == 0
+    one_step = ("trainer.epochs=1", "trainer.limit_train_batches=1")
+    assert _train(*one_step, f"hydra.run.dir={tmp_path}").returncode == 0
     records = {
         path: path.read_bytes()
         for path in tmp_path.rglob("*")
@@ -262,7 +264,7 @@ def test_a_command_of_another_config_leaves_the_run_dir_and_its_wandb_run_as_the
     offline_runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     refused = {"norm=ghostnorm": "was written by a different config", "gm=7": "gm=7 does not divide"}
     for override, error in refused.items():
-        done = _train("trainer.epochs=1", "norm=ghostnorm", override, f"hydra.run.dir={tmp_path}")
+        done = _train(*one_step, "norm=ghostnorm", override, f"hydra.run.dir={tmp_path}")
         assert done.returncode == 2 and error in done.stdout + done.stderr
         assert sorted((tmp_path / "wandb").glob("offline-run-*")) == offline_runs
         for path, content in records.items():

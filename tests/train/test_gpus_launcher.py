@@ -76,7 +76,14 @@ def test_the_launchers_own_job_number_is_not_for_setting(tmp_path):
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["kill", "kill -INT"])
+# Ctrl-C in `make test`; SIGTERM (a scheduler's stop, the same path in the launcher) in `make test-slow`
+SIGNALS = [
+    pytest.param(signal.SIGTERM, marks=pytest.mark.slow, id="kill"),
+    pytest.param(signal.SIGINT, id="kill -INT"),
+]
+
+
+@pytest.mark.parametrize("signum", SIGNALS)
 def test_a_signal_to_the_sweep_alone_reaches_its_jobs(signum, tmp_path):
     command = _command(
         "hydra/launcher=gpus", "hydra.launcher.gpus=[0]", "trainer.progress=false", "logger=none"

@@ -30,7 +30,9 @@ SHRINK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=
             [
                 "dataset.verify_checksums=false",
                 "dataset.val_size=100",
-                "trainer.limit_train_batches=2",
+                "trainer.batch_size=16",  # WRN-28-10 on a CPU: one step, 16 images each way
+                "trainer.eval_batch_size=16",
+                "trainer.limit_train_batches=1",
                 "trainer.limit_eval_batches=1",
                 "dataset.num_workers=0",
                 "augment.randaugment_n=1",
