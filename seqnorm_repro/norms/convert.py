@@ -7,6 +7,7 @@ import functools
 import inspect
 import logging
 import sys
+from collections.abc import Callable
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -40,18 +41,16 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.parti
     replaced, skipped = 0, set()
     replaceable = (*BATCHNORM_TYPES, *_timm_norm_act_types())
 
-    def swap(module: nn.Module) -> nn.Module:
+    def replacement(module: nn.Module, _path: str) -> nn.Module | None:
         nonlocal replaced
         if type(module) in replaceable:
             replaced += 1
             return _replacement(module, norm, params)
         if isinstance(module, _BatchNorm):
             skipped.add(type(module).__name__)
-        for name, child in module.named_children():
-            setattr(module, name, swap(child))
-        return module
+        return None
 
-    model = swap(model)
+    model = _swap_modules(model, replacement)
     if skipped and not replaced:  # the experiment would silently run on BatchNorm
         raise ValueError(
             f"convert_norm: every BatchNorm of the model is a subclass that may compute more than a norm "
@@ -82,19 +81,25 @@ def to_torch_norms(model: nn.Module, batchnorm: type[_BatchNorm] = nn.BatchNorm2
     nn.GroupNorm and nn.Identity already and stay. A layer with gm > 1 and track_running_stats=False
     normalises its eval batch in groups too, which no torch.nn layer does: a ValueError names it.
     """
-
-    def swap(module: nn.Module, path: str) -> nn.Module:
-        if type(module) is BatchNorm or isinstance(module, (GhostNorm, SeqNorm)):
-            return _torch_modules(module, path, batchnorm)
-        for name, child in module.named_children():
-            setattr(module, name, swap(child, f"{path}.{name}" if path else name))
-        return module
-
-    return swap(model, "")
+    return _swap_modules(model, lambda module, path: _torch_modules(module, path, batchnorm))
 
 
-def _torch_modules(layer: nn.Module, path: str, batchnorm: type[_BatchNorm]) -> nn.Module:
-    """`layer`'s eval mode as torch.nn modules (`to_torch_norms`)."""
+def _swap_modules(
+    module: nn.Module, replacement: Callable[[nn.Module, str], nn.Module | None], path: str = ""
+) -> nn.Module:
+    """`module`, or `replacement(module, path)` where that is not None, else its children swapped in place
+    the same way; `path` is the module's dotted name in the model (as named_modules gives it)."""
+    if (new := replacement(module, path)) is not None:
+        return new
+    for name, child in module.named_children():
+        setattr(module, name, _swap_modules(child, replacement, f"{path}.{name}" if path else name))
+    return module
+
+
+def _torch_modules(layer: nn.Module, path: str, batchnorm: type[_BatchNorm]) -> nn.Module | None:
+    """`layer`'s eval mode as torch.nn modules (`to_torch_norms`); None for any other module."""
+    if not (type(layer) is BatchNorm or isinstance(layer, (GhostNorm, SeqNorm))):
+        return None
     if getattr(layer, "gm", 1) > 1 and not layer.track_running_stats:
         raise ValueError(
             f"to_torch_norms: {path or 'the model'} ({layer._describe()}) has track_running_stats=False, so "

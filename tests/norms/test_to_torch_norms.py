@@ -41,6 +41,7 @@ def test_a_cnn_in_eval_computes_the_same_and_fuses():
     assert converted[7].bias is None and not converted.training
     assert [type(m) for m in converted[4]] == [nn.GroupNorm, nn.BatchNorm2d]
     torch.testing.assert_close(converted(x), model(x))
+    torch.testing.assert_close(torch.export.export(converted, (x,)).module()(x), model(x))
     fused = fuse_modules(converted, [["0", "1", "2"], ["6", "7", "8"], ["9", "10"]])
     assert sum(isinstance(m, nn.BatchNorm2d) for m in fused.modules()) == 1  # SeqNorm's, after a GroupNorm
     torch.testing.assert_close(fused(x), model(x), rtol=1e-5, atol=1e-5)
