@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The sweep's own Hydra overrides that a job's command sets itself.
-REPLACED = ("hydra.launcher.job_num", "hydra.sweep.dir", "hydra.sweeper.params")
+REPLACED = ("hydra.launcher.job_num", "hydra.sweep.dir", "hydra.sweep.subdir", "hydra.sweeper.params")
 
 
 @dataclass
@@ -90,9 +90,9 @@ class GpusLauncher(Launcher):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         jobs = []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-            job_dir = sweep_dir / str(self._sweep_config(overrides, idx).hydra.sweep.subdir)
+            subdir = str(self._sweep_config(overrides, idx).hydra.sweep.subdir)
             label = f"#{idx} {' '.join(filter_overrides(overrides))}"
-            jobs.append(Job(label, self._command(overrides, idx), job_dir / "console.log"))
+            jobs.append(Job(label, self._command(overrides, idx, subdir), sweep_dir / subdir / "console.log"))
         log.info("Launching %d jobs, one at a time on each of GPUs %s", len(jobs), " ".join(groups))
         try:
             with sigterm_raises():  # a `kill` of this process reaches its jobs rather than orphaning them
@@ -130,10 +130,10 @@ class GpusLauncher(Launcher):
         HydraConfig.instance().set_config(sweep_config)
         return sweep_config
 
-    def _command(self, overrides: list[str], idx: int) -> list[str]:
+    def _command(self, overrides: list[str], idx: int, subdir: str) -> list[str]:
         """This command again for job `idx` alone: the same interpreter, script and config flags, the
-        job's overrides, the Hydra overrides given, and the sweep's directory as this process named it
-        (${now:...} would name another)."""
+        job's overrides, the Hydra overrides given, and the sweep's directory and the job's `subdir` as
+        this process named them (${now:...} would name others)."""
         assert self.config is not None
         program = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]  # e.g. python train.py
         flags = get_args_parser().parse_known_args(sys.argv[1:])[0]
@@ -156,6 +156,7 @@ class GpusLauncher(Launcher):
             *overrides,
             *hydra_overrides,
             f"hydra.sweep.dir={_quoted(str(self.config.hydra.sweep.dir))}",
+            f"hydra.sweep.subdir={_quoted(subdir)}",
             "hydra.sweeper.params=null",  # the sweep's, already in `overrides`
             f"hydra.launcher.job_num={idx}",
         ]

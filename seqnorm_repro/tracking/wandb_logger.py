@@ -1,8 +1,8 @@
 """Weights & Biases logging, offline unless logger.mode=online, so nothing needs an account.
 
-One W&B run per training run (its id is kept in the run dir, so a resumed run continues the same
-W&B run; offline, its newest folder holds the whole run), grouped by `logger.group` (under -m,
-train/runner.py makes it the sweep directory when unset); `finish()` always runs.
+One W&B run per training run (its id is kept in the run dir, so a resumed run, or one restarted before its
+first epoch ended, continues the same W&B run; offline, its newest folder holds the whole run), grouped by
+`logger.group` (under -m, train/runner.py makes it the sweep directory when unset); `finish()` always runs.
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ class MetricsLogger:
 
 class WandbLogger(MetricsLogger):
     def __init__(
-        self, cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str], resuming: bool
+        self, cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str], same_run: bool
     ) -> None:
-        """`resuming`: the run goes on from last.pt, so it goes on in the W&B run of wandb_id.txt; a run that
-        starts from epoch 1 starts a new W&B run (W&B drops steps logged again at lower numbers)."""
+        """`same_run`: go on in the W&B run of wandb_id.txt (the run goes on from last.pt, or that W&B run
+        logged no epoch); else start a new one, as W&B drops steps logged again at lower numbers."""
         import wandb  # imported here: `logger=none` runs never pay for it
 
         os.environ.setdefault("WANDB_SILENT", "true")
         id_file = run_dir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if resuming and id_file.exists() else ""
+        run_id = id_file.read_text().strip() if same_run and id_file.exists() else ""
         if not run_id:
             run_id = uuid.uuid4().hex[:12]
             atomic_write_text(id_file, run_id + "\n")
@@ -105,8 +105,8 @@ def summary_values(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_logger(
-    cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str], resuming: bool
+    cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str], same_run: bool
 ) -> MetricsLogger:
     if cfg.name == "wandb" and cfg.mode != "disabled":
-        return WandbLogger(cfg, run_dir, name, config, tags, resuming)
+        return WandbLogger(cfg, run_dir, name, config, tags, same_run)
     return MetricsLogger()

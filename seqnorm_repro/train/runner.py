@@ -198,9 +198,13 @@ def _build_network(
 
 
 def _start_logger(typed: Config, run_dir: Path, config: dict, resuming: bool) -> MetricsLogger:
-    """Rank 0's W&B run (or none), named and grouped for its sweep."""
+    """Rank 0's W&B run (or none), named and grouped for its sweep: the run's earlier W&B run where it
+    resumes, or where that one logged no epoch (a job stopped in its first epoch and started again, as
+    a preempted cluster job is), so the dashboard holds one W&B run per run."""
     name, settings = _run_name(typed.name, typed.norm), settings_the_run_reads(config)
-    return make_logger(_grouped(typed.logger), run_dir, name, settings, typed.tags, resuming)
+    metrics = run_dir / "metrics.jsonl"
+    same_run = resuming or not (metrics.exists() and metrics.read_text().strip())
+    return make_logger(_grouped(typed.logger), run_dir, name, settings, typed.tags, same_run)
 
 
 def _run_name(name: str, norm: NormConfig) -> str:
@@ -216,11 +220,11 @@ def _run_name(name: str, norm: NormConfig) -> str:
 def _grouped(logger: LoggerConfig) -> LoggerConfig:
     """logger.group, or under -m the sweep's directory, so that every sweep's W&B runs are one group:
     relative to where the command ran when inside it, however hydra.sweep.dir was spelled (the resume
-    hint's absolute path joins the group the sweep started)."""
+    hint's absolute path joins the group the sweep started), and its name when it is that directory."""
     if logger.group is None and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         sweep_dir, cwd = _sweep_dir(), Path(HydraConfig.get().runtime.cwd).resolve()
         group = sweep_dir.relative_to(cwd) if sweep_dir.is_relative_to(cwd) else sweep_dir
-        return dataclasses.replace(logger, group=str(group))
+        return dataclasses.replace(logger, group=str(group) if group.parts else sweep_dir.name)
     return logger
 
 

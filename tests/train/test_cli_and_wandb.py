@@ -25,6 +25,7 @@ from seqnorm_repro.tracking.wandb_logger import make_logger, summary_values
 from seqnorm_repro.train import cli, run
 from seqnorm_repro.train.cli import _quiet_other_ranks
 from seqnorm_repro.train.runner import _grouped, _run_name, _warn_unread_gm_gc
+from seqnorm_repro.train.trainer import Trainer
 
 
 def _train(*overrides: str) -> subprocess.CompletedProcess:
@@ -225,6 +226,24 @@ def test_a_run_that_starts_over_starts_a_new_wandb_run(tmp_path, run_config):
     assert (tmp_path / "wandb_id.txt").read_text() != first
 
 
+def test_a_run_stopped_in_its_first_epoch_goes_on_in_the_same_wandb_run(tmp_path, run_config, monkeypatch):
+    """That W&B run logged nothing (a preempted job's usual fate), so the dashboard keeps one run, not an
+    empty one beside the real one."""
+    train_epoch = Trainer._run_epoch
+
+    def interrupted(self, epoch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(run_config(tmp_path, [], logger="wandb"))
+    first = (tmp_path / "wandb_id.txt").read_text()
+    monkeypatch.setattr(Trainer, "_run_epoch", train_epoch)
+    run(run_config(tmp_path, [], logger="wandb"), max_epochs=1)
+    assert (tmp_path / "wandb_id.txt").read_text() == first
+    assert all(first.strip() in folder.name for folder in (tmp_path / "wandb").glob("offline-run-*"))
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_says_how_to_resume(tmp_path, signum):
     command = [sys.executable, "train.py", "trainer.progress=false", "logger=none", "trainer.epochs=1000"]
@@ -339,6 +358,7 @@ def test_a_sweeps_wandb_runs_are_grouped_by_its_directory_unless_a_group_is_set(
         str(tmp_path / "multirun" / "grid"): "multirun/grid",
         "./multirun/../multirun/grid": "multirun/grid",
         "/elsewhere/grid": "/elsewhere/grid",  # outside where the command ran: absolute
+        ".": tmp_path.name,  # where the command ran: its name
     }
     try:
         with read_write(cfg.hydra):

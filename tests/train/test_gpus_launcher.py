@@ -39,17 +39,20 @@ def _sweep(*args: str, cwd) -> subprocess.CompletedProcess:
 
 def test_jobs_run_as_the_basic_launcher_runs_them_and_a_failed_one_is_reported(tmp_path):
     (tmp_path / "gpus.yaml").write_text(CONFIG)
-    args = ["-cd", str(tmp_path), "-cn", "gpus", "hydra.job.chdir=true", "hydra.sweep.subdir=gm${gm}"]
+    # ${now:} would resolve otherwise in each job's process than in the launcher's, which names console.log
+    subdir = "hydra.sweep.subdir=gm${gm}_${now:%H%M%S%f}"
+    args = ["-cd", str(tmp_path), "-cn", "gpus", "hydra.job.chdir=true", subdir]
     done = _sweep(*args, *TINY, "norm=ghostnorm", "gm=2,3", cwd=tmp_path)
     assert done.returncode == 1  # gm=3 does not divide the batch of 128
     (sweep,) = (tmp_path / "multirun").iterdir()
-    assert f"exited with 1; its output is in {sweep.relative_to(tmp_path)}/gm3/console.log" in done.stderr
-    assert "choose a gm that divides 128" in (sweep / "gm3" / "console.log").read_text()
-    assert json.loads((sweep / "gm2" / "results.json").read_text())["status"] == "completed"
-    for num, gm in enumerate(
-        (2, 3)
+    (gm2,), (gm3,) = (list(sweep.glob(f"gm{gm}_*")) for gm in (2, 3))
+    assert f"exited with 1; its output is in {gm3.relative_to(tmp_path)}/console.log" in done.stderr
+    assert "choose a gm that divides 128" in (gm3 / "console.log").read_text()
+    assert json.loads((gm2 / "results.json").read_text())["status"] == "completed"
+    for num, (gm, job_dir) in enumerate(
+        [(2, gm2), (3, gm3)]
     ):  # the subdir resolved per job, the sweep's numbers, the user's overrides
-        job = yaml.safe_load((sweep / f"gm{gm}" / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        job = yaml.safe_load((job_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]
         assert job["job"]["num"] == num and job["job"]["chdir"] and f"gm={gm}" in job["overrides"]["task"]
     assert "gm=2,3" in yaml.safe_load((sweep / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
 
