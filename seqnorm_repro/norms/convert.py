@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from seqnorm_repro.norms.factory import norm_class, parameter_error
-from seqnorm_repro.norms.layers import BatchNorm, GhostNorm, SeqNorm
+from seqnorm_repro.norms.layers import BatchNorm, GhostNorm, GroupNorm, NoNorm, SeqNorm
 from seqnorm_repro.norms.norm_act import NormAct, norm_act_class
 
 log = logging.getLogger(__name__)
@@ -69,17 +69,18 @@ def convert_norm(model: nn.Module, norm: str | type[nn.Module] | functools.parti
 
 
 def to_torch_norms(model: nn.Module, batchnorm: type[_BatchNorm] = nn.BatchNorm2d) -> nn.Module:
-    """Replace each GhostNorm, SeqNorm, NoisyBatchNorm and our BatchNorm in `model` by the torch.nn modules
-    that compute its eval mode, so that the trained model deploys as a BatchNorm model: it fuses
-    (`fuse_conv_bn_eval`, `torch.ao.quantization.fuse_modules`) and exports as one. Returns the model.
+    """Replace each of our norm layers in `model` by the torch.nn modules that compute its eval mode, so
+    that the trained model deploys as a BatchNorm model: it fuses (`fuse_conv_bn_eval`,
+    `torch.ao.quantization.fuse_modules`), exports and unpickles without this package. Returns the model.
 
     GhostNorm, NoisyBatchNorm and BatchNorm become `batchnorm` (nn.BatchNorm1d for (M, C) inputs) with
     their weights and running statistics; SeqNorm becomes nn.Sequential(nn.GroupNorm(gc, C, eps,
     affine=False), that BatchNorm), which computes its eval exactly. A `<norm>Act` (timm's norm+act
     interface) becomes an nn.Sequential of the same followed by its dropout and activation. Each new
-    module keeps the layer's train/eval mode, as `convert_norm` does. GroupNorm and NoNorm are
-    nn.GroupNorm and nn.Identity already and stay. A layer with gm > 1 and track_running_stats=False
-    normalises its eval batch in groups too, which no torch.nn layer does: a ValueError names it.
+    module keeps the layer's train/eval mode, as `convert_norm` does. GroupNorm becomes nn.GroupNorm and
+    NoNorm nn.Identity (NoNorm's `<norm>Act` stays: it copies its input before an in-place activation,
+    which an nn.Sequential would not). A layer with gm > 1 and track_running_stats=False normalises its
+    eval batch in groups too, which no torch.nn layer does: a ValueError names it.
     """
     return _swap_modules(model, lambda module, path: _torch_modules(module, path, batchnorm))
 
@@ -98,19 +99,33 @@ def _swap_modules(
 
 def _torch_modules(layer: nn.Module, path: str, batchnorm: type[_BatchNorm]) -> nn.Module | None:
     """`layer`'s eval mode as torch.nn modules (`to_torch_norms`); None for any other module."""
-    if not (type(layer) is BatchNorm or isinstance(layer, (GhostNorm, SeqNorm))):
+    if type(layer) is NoNorm:
+        return nn.Identity()
+    if isinstance(layer, GroupNorm):
+        modules = [_torch_group_norm(layer)]
+    elif type(layer) is BatchNorm or isinstance(layer, (GhostNorm, SeqNorm)):
+        if getattr(layer, "gm", 1) > 1 and not layer.track_running_stats:
+            raise ValueError(
+                f"to_torch_norms: {path or 'the model'} ({layer._describe()}) has track_running_stats=False, "
+                "so its eval normalises each batch in ghost groups, which no torch.nn layer computes; keep "
+                "the layer"
+            )
+        modules = [_replacement(layer, batchnorm, {})]
+        if isinstance(layer, SeqNorm):
+            modules.insert(0, nn.GroupNorm(layer.gc, layer.num_features, layer.eps, affine=False))
+    else:
         return None
-    if getattr(layer, "gm", 1) > 1 and not layer.track_running_stats:
-        raise ValueError(
-            f"to_torch_norms: {path or 'the model'} ({layer._describe()}) has track_running_stats=False, so "
-            "its eval normalises each batch in ghost groups, which no torch.nn layer computes; keep the layer"
-        )
-    modules = [_replacement(layer, batchnorm, {})]
-    if isinstance(layer, SeqNorm):
-        modules.insert(0, nn.GroupNorm(layer.gc, layer.num_features, layer.eps, affine=False))
     if isinstance(layer, NormAct):
         modules += [layer.drop, layer.act]
     return modules[0] if len(modules) == 1 else nn.Sequential(*modules).train(layer.training)
+
+
+def _torch_group_norm(layer: GroupNorm) -> nn.GroupNorm:
+    """nn.GroupNorm holding the layer's state, as `_replacement` builds a norm from a BatchNorm."""
+    placement = {} if layer.weight is None else {"device": layer.weight.device, "dtype": layer.weight.dtype}
+    bias = layer.bias is not None or not layer.affine  # affine with bias=False: a weight alone
+    new = nn.GroupNorm(layer.num_groups, layer.num_channels, layer.eps, layer.affine, bias=bias, **placement)
+    return _take_state(new, layer)
 
 
 def _timm_norm_act_types() -> tuple[type[nn.Module], ...]:
@@ -144,10 +159,16 @@ def _replacement(bn: nn.Module, norm: str | type[nn.Module], params: dict) -> nn
         raise ValueError(parameter_error(norm, params, err)) from None
     if norm_act:
         new.drop, new.act = bn.drop, bn.act
+    return _take_state(new, bn)
+
+
+def _take_state(new: nn.Module, old: nn.Module) -> nn.Module:
+    """`new` holding the parameters and buffers it shares with `old`, in `old`'s mode (train or eval: a model
+    converted in eval mode keeps using its running statistics) and with its parameters' requires_grad."""
     shared = new.state_dict().keys()
-    new.load_state_dict({k: v for k, v in bn.state_dict().items() if k in shared}, strict=False)
-    new.train(bn.training)  # a model converted in eval mode keeps using its running statistics
+    new.load_state_dict({k: v for k, v in old.state_dict().items() if k in shared}, strict=False)
+    new.train(old.training)
     for name, parameter in new.named_parameters(recurse=False):
-        if isinstance(getattr(bn, name, None), nn.Parameter):  # frozen affine parameters stay frozen
-            parameter.requires_grad_(getattr(bn, name).requires_grad)
+        if isinstance(getattr(old, name, None), nn.Parameter):  # frozen affine parameters stay frozen
+            parameter.requires_grad_(getattr(old, name).requires_grad)
     return new

@@ -8,8 +8,17 @@ import torch
 from torch import nn
 from torch.ao.quantization import fuse_modules
 
-from seqnorm_repro.norms import BatchNorm, GhostNorm, NoisyBatchNorm, SeqNorm, norm_layer, to_torch_norms
-from seqnorm_repro.norms.norm_act import NormAct
+from seqnorm_repro.norms import (
+    BatchNorm,
+    GhostNorm,
+    GroupNorm,
+    NoisyBatchNorm,
+    NoNorm,
+    SeqNorm,
+    norm_layer,
+    to_torch_norms,
+)
+from seqnorm_repro.norms.norm_act import NormAct, norm_act_class
 
 OURS = (BatchNorm, GhostNorm, SeqNorm, NormAct)
 
@@ -57,6 +66,23 @@ def test_an_mlp_takes_batchnorm1d_and_keeps_train_mode_and_frozen_parameters():
     assert not norm[1].weight.requires_grad and norm[1].bias.requires_grad
     x = torch.randn(3, 4)
     torch.testing.assert_close(converted.eval()(x), model(x))
+
+
+def test_groupnorm_and_no_norm_become_their_torch_modules_so_the_model_pickles_without_this_package():
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), GroupNorm(8, gc=4, bias=False), nn.ReLU(),
+        nn.Conv2d(8, 8, 1), NoNorm(8), GroupNorm(8, gc=2, affine=False),
+        nn.Conv2d(8, 8, 1), norm_act_class(GroupNorm)(8, gc=2),
+    )  # fmt: skip
+    model = _trained(model, (4, 3, 9, 9))
+    model[1].weight.requires_grad_(False)
+    converted = to_torch_norms(copy.deepcopy(model))
+    assert [type(converted[i]) for i in (1, 4, 5)] == [nn.GroupNorm, nn.Identity, nn.GroupNorm]
+    assert [type(m) for m in converted[7]] == [nn.GroupNorm, nn.Identity, nn.ReLU]
+    assert converted[1].bias is None and not converted[1].weight.requires_grad and converted[5].weight is None
+    assert {type(m).__module__.split(".")[0] for m in converted.modules()} == {"torch"}
+    x = torch.randn(2, 3, 9, 9)
+    torch.testing.assert_close(converted(x), model(x))
 
 
 def test_timm_norm_act_layers_keep_their_activation():
