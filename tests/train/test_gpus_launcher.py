@@ -39,7 +39,7 @@ def _sweep(*args: str, cwd) -> subprocess.CompletedProcess:
 
 def test_jobs_run_as_the_basic_launcher_runs_them_and_a_failed_one_is_reported(tmp_path):
     (tmp_path / "gpus.yaml").write_text(CONFIG)
-    # ${now:} would resolve otherwise in each job's process than in the launcher's, which names console.log
+    # ${now:} resolves at another time in a job's process than in the launcher's, which places console.log
     subdir = "hydra.sweep.subdir=gm${gm}_${now:%H%M%S%f}"
     args = ["-cd", str(tmp_path), "-cn", "gpus", "hydra.job.chdir=true", subdir]
     done = _sweep(*args, *TINY, "norm=ghostnorm", "gm=2,3", cwd=tmp_path)
